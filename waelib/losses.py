@@ -1,0 +1,213 @@
+"""The objectives of the thesis, written out so that they can be read and tested.
+
+Per-sample terms (shape (N,)):
+
+- :func:`gaussian_kl` -- KL(N(mu, diag sigma^2) || N(0, I)) in closed form (§2.1).
+- :func:`reconstruction_cost` -- c(x, y) = ||x - y||^2 summed over pixels (§2.2, §4.3.2).
+
+Distribution-level penalties (scalars):
+
+- :func:`mmd` -- the unbiased MMD estimator of the official WAE code, IMQ or RBF kernel.
+- :func:`discriminator_loss` / :func:`encoder_adversarial_loss` -- the WAE-GAN penalty of
+  thesis Algorithm 2, in the numerically stable logits form.
+
+Whole objectives, one function each, returning a dict of scalar batch means
+(``loss`` is what is minimised; the other entries are its terms, for logging):
+
+- :func:`vae_loss` -- the negative ELBO (§2.1, eq. ELBO_i).
+- :func:`wae_loss` -- recon_scale * c + lambda * penalty (the penalised D_WAE of §2.2).
+- :func:`wae_mmd_loss` and :func:`wae_gan_loss` -- :func:`wae_loss` with each penalty.
+"""
+from __future__ import annotations
+
+import math
+from typing import Dict, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from . import config as C
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, diag exp(logvar)) || N(0, I)) per sample, in closed form.
+
+    KL = 1/2 * sum_j (sigma_j^2 + mu_j^2 - 1 - log sigma_j^2).
+
+    Args:
+        mu, logvar: (N, d).
+    Returns:
+        (N,) nats.
+    """
+    return 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar).sum(dim=1)
+
+
+def reconstruction_cost(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+    """c(x, x_hat) = ||x - x_hat||_2^2 summed over channels and pixels (§4.3.2).
+
+    Args:
+        x, x_hat: (N, C, H, W) (or any (N, ...)).
+    Returns:
+        (N,).
+    """
+    return (x - x_hat).pow(2).flatten(1).sum(dim=1)
+
+
+def gaussian_nll(x: torch.Tensor, x_hat: torch.Tensor, sigma2: float = C.VAE_DECODER_SIGMA2,
+                 include_constant: bool = False) -> torch.Tensor:
+    """-log N(x; x_hat, sigma2 * I) per sample: ||x - x_hat||^2 / (2 sigma2) [+ D/2 log 2 pi sigma2].
+
+    The Gaussian decoder P_G(X|Z) = N(X; G(Z), sigma_G^2 I) of §4.3.1. Returns (N,).
+    """
+    nll = reconstruction_cost(x, x_hat) / (2.0 * sigma2)
+    if include_constant:
+        d = x[0].numel()
+        nll = nll + 0.5 * d * math.log(2 * math.pi * sigma2)
+    return nll
+
+
+# --------------------------------------------------------------------------------------
+# MMD (WAE-MMD; Tolstikhin et al. 2018, official code)
+# --------------------------------------------------------------------------------------
+def _sq_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Pairwise squared Euclidean distances (n, m) between rows of a (n, d) and b (m, d)."""
+    d = a.pow(2).sum(1, keepdim=True) + b.pow(2).sum(1).unsqueeze(0) - 2.0 * a @ b.t()
+    return d.clamp_min(0.0)
+
+
+def _kernel(d2: torch.Tensor, kernel: str, c: float) -> torch.Tensor:
+    if kernel == "imq":
+        return c / (c + d2)
+    return torch.exp(-d2 / c)
+
+
+def mmd(z_q: torch.Tensor, z_p: torch.Tensor, kernel: str = "imq", sigma2: float = C.WAE_PRIOR_SIGMA2,
+        scales: Sequence[float] = C.MMD_SCALES) -> torch.Tensor:
+    """Unbiased estimate of MMD^2(Q_Z, P_Z), exactly as in the official WAE code.
+
+    For each scale s, with C = s * 2 * d * sigma2 (d = code size, sigma2 = prior variance):
+
+    - IMQ: k(x, y) = C / (C + ||x - y||^2);  RBF: k(x, y) = exp(-||x - y||^2 / C);
+    - within-set sums drop the diagonal and divide by n(n-1) (resp. m(m-1));
+    - the cross term uses all n*m pairs: 2/(n m) * sum_ij k(q_i, p_j).
+
+    The estimate is summed over the scales (.1, .2, .5, 1, 2, 5, 10). It is unbiased, so it can
+    be slightly negative when Q_Z = P_Z.
+
+    Args:
+        z_q: (n, d) codes of the data (samples of Q_Z).
+        z_p: (m, d) samples of the prior P_Z.
+        kernel: ``"imq"`` (default, as in the WAE paper) or ``"rbf"``.
+        sigma2: prior variance sigma_z^2 that sets the base scale (2 in the thesis).
+    Returns:
+        scalar tensor.
+    """
+    if kernel not in ("imq", "rbf"):
+        raise ValueError(f"unknown kernel {kernel!r}; valid choices: imq, rbf")
+    n, d = z_q.shape
+    m = z_p.shape[0]
+    if n < 2 or m < 2:
+        raise ValueError("mmd needs at least 2 samples in each set")
+    d_qq, d_pp, d_qp = _sq_distances(z_q, z_q), _sq_distances(z_p, z_p), _sq_distances(z_q, z_p)
+    eye_q = torch.eye(n, dtype=z_q.dtype, device=z_q.device)
+    eye_p = torch.eye(m, dtype=z_p.dtype, device=z_p.device)
+    c_base = 2.0 * d * sigma2
+    stat = z_q.new_zeros(())
+    for s in scales:
+        c = c_base * s
+        k_qq = (_kernel(d_qq, kernel, c) * (1 - eye_q)).sum() / (n * (n - 1))
+        k_pp = (_kernel(d_pp, kernel, c) * (1 - eye_p)).sum() / (m * (m - 1))
+        k_qp = _kernel(d_qp, kernel, c).sum() * 2.0 / (n * m)
+        stat = stat + k_qq + k_pp - k_qp
+    return stat
+
+
+# --------------------------------------------------------------------------------------
+# GAN penalty (thesis Algorithm 2)
+# --------------------------------------------------------------------------------------
+def discriminator_loss(logits_prior: torch.Tensor, logits_codes: torch.Tensor,
+                       lam: float = C.WAE_GAN_LAMBDA) -> torch.Tensor:
+    """The adversary's loss of Algorithm 2 (minimised by the discriminator).
+
+    Algorithm 2 ascends lambda/n * sum_i [log D(z_i) + log(1 - D(z~_i))] with z_i ~ P_Z and
+    z~_i ~ Q(Z|x_i); we minimise its negative,
+    lambda * (BCE(D(z), 1) + BCE(D(z~), 0)), from logits via ``binary_cross_entropy_with_logits``.
+
+    Args:
+        logits_prior: (n,) logits of D on prior samples.
+        logits_codes: (n,) logits of D on encoded data.
+    Returns:
+        scalar.
+    """
+    real = F.binary_cross_entropy_with_logits(logits_prior, torch.ones_like(logits_prior))
+    fake = F.binary_cross_entropy_with_logits(logits_codes, torch.zeros_like(logits_codes))
+    return lam * (real + fake)
+
+
+def encoder_adversarial_loss(logits_codes: torch.Tensor) -> torch.Tensor:
+    """The encoder's GAN penalty of Algorithm 2: mean -log D(z~) = BCE(D(z~), 1).
+
+    This is the non-saturating form that Algorithm 2 writes (- lambda * log D(z~_i)) and the
+    official code uses. Multiply by lambda in the objective (:func:`wae_gan_loss`).
+
+    Args:
+        logits_codes: (n,) logits of D on encoded data.
+    Returns:
+        scalar.
+    """
+    return F.binary_cross_entropy_with_logits(logits_codes, torch.ones_like(logits_codes))
+
+
+# --------------------------------------------------------------------------------------
+# Whole objectives
+# --------------------------------------------------------------------------------------
+def vae_loss(x: torch.Tensor, x_hat: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, *,
+             decoder_sigma2: float = C.VAE_DECODER_SIGMA2) -> Dict[str, torch.Tensor]:
+    """Negative ELBO (§2.1): E_q[-log p(x|z)] + KL(q(z|x) || N(0, I)), batch mean.
+
+    With the Gaussian decoder N(x; G(z), sigma_G^2 I), -log p(x|z) = ||x - G(z)||^2 / (2 sigma_G^2)
+    up to a constant (dropped). ``decoder_sigma2`` = sigma_G^2 (the thesis does not give it;
+    0.5 makes the term the plain sum of squared errors, docs/deviations.md).
+
+    Args:
+        x, x_hat: (N, 3, H, W); mu, logvar: (N, d).
+    Returns:
+        dict with ``loss`` = ``recon`` + ``kl`` and ``sq_error`` = mean ||x - x_hat||^2.
+    """
+    sq = reconstruction_cost(x, x_hat)
+    recon = (sq / (2.0 * decoder_sigma2)).mean()
+    kl = gaussian_kl(mu, logvar).mean()
+    return {"loss": recon + kl, "recon": recon, "kl": kl, "sq_error": sq.mean()}
+
+
+def wae_loss(x: torch.Tensor, x_hat: torch.Tensor, penalty: torch.Tensor, *, lam: float,
+             recon_scale: float = C.RECON_SCALE) -> Dict[str, torch.Tensor]:
+    """The penalised WAE objective (§2.2): recon_scale * E[c(x, G(z))] + lambda * D_Z(Q_Z, P_Z).
+
+    ``recon_scale`` = 0.05 follows the official WAE code, whose lambda values (1 for GAN,
+    100 for MMD) assume it; recon_scale * c + lambda * D is the thesis' c + (lambda/recon_scale) * D
+    up to an overall factor.
+
+    Args:
+        x, x_hat: (N, 3, H, W); penalty: scalar D_Z estimate.
+    Returns:
+        dict with ``loss``, ``recon`` (mean c, unscaled) and ``penalty`` (unweighted).
+    """
+    recon = reconstruction_cost(x, x_hat).mean()
+    return {"loss": recon_scale * recon + lam * penalty, "recon": recon, "penalty": penalty}
+
+
+def wae_mmd_loss(x: torch.Tensor, x_hat: torch.Tensor, z_q: torch.Tensor, z_p: torch.Tensor, *,
+                 lam: float = C.WAE_MMD_LAMBDA, sigma2: float = C.WAE_PRIOR_SIGMA2,
+                 recon_scale: float = C.RECON_SCALE, kernel: str = "imq") -> Dict[str, torch.Tensor]:
+    """WAE-MMD objective: :func:`wae_loss` with D_Z = :func:`mmd` (z_q, z_p: (n, d))."""
+    return wae_loss(x, x_hat, mmd(z_q, z_p, kernel=kernel, sigma2=sigma2), lam=lam,
+                    recon_scale=recon_scale)
+
+
+def wae_gan_loss(x: torch.Tensor, x_hat: torch.Tensor, logits_codes: torch.Tensor, *,
+                 lam: float = C.WAE_GAN_LAMBDA, recon_scale: float = C.RECON_SCALE
+                 ) -> Dict[str, torch.Tensor]:
+    """Encoder/decoder side of Algorithm 2: :func:`wae_loss` with D_Z = -log D(z~) (logits (n,))."""
+    return wae_loss(x, x_hat, encoder_adversarial_loss(logits_codes), lam=lam,
+                    recon_scale=recon_scale)

@@ -1,0 +1,154 @@
+"""Small shared helpers: atomic file writes, seeding, device choice and run metadata.
+
+Everything that writes a checkpoint, a result table or a cache goes through the
+``atomic_*`` functions here: they write to a temporary file in the same folder and
+then ``os.replace`` it onto the target, so a run killed mid-write never leaves a
+corrupt file behind (the old file, if any, survives intact).
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import io
+import json
+import os
+import platform
+import random
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator, Optional, Union
+
+import numpy as np
+import torch
+
+PathLike = Union[str, os.PathLike]
+
+
+@contextlib.contextmanager
+def atomic_path(path: PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it onto ``path``.
+
+    On an exception the temporary file is removed and ``path`` is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temporary file, fsync, rename)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    return Path(path)
+
+
+def atomic_write_text(path: PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: PathLike, obj: Any) -> Path:
+    """Write ``obj`` as indented, key-sorted JSON to ``path`` atomically."""
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def atomic_torch_save(obj: Any, path: PathLike) -> Path:
+    """``torch.save`` to ``path`` atomically."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def atomic_numpy_save(path: PathLike, array: np.ndarray) -> Path:
+    """``np.save`` to ``path`` atomically (``path`` should end in ``.npy``)."""
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch (CPU and CUDA); return a seeded CPU generator."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def resolve_device(device: Optional[str] = "auto") -> torch.device:
+    """Map ``"auto"``/``None`` to CUDA when available, else CPU; validate anything else."""
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was requested but no CUDA device is available; "
+                         "use device='cpu' or 'auto'.")
+    return dev
+
+
+def git_commit(repo: Optional[PathLike] = None) -> Optional[str]:
+    """The current git commit of ``repo`` (default: this package's checkout), or None."""
+    repo = Path(repo) if repo else Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True,
+                             text=True, timeout=5)
+        if out.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=repo, capture_output=True, text=True, timeout=5).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def hardware_info(device: Optional[torch.device] = None) -> dict:
+    """Describe the machine a run used: CPU, core count, GPU name and memory."""
+    info = {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cuda_available": torch.cuda.is_available(),
+    }
+    if torch.cuda.is_available():
+        idx = device.index if (device is not None and device.type == "cuda" and device.index is not None) else 0
+        props = torch.cuda.get_device_properties(idx)
+        info.update(gpu_name=props.name, gpu_memory_bytes=props.total_memory,
+                    gpu_count=torch.cuda.device_count())
+    return info
+
+
+def library_versions() -> dict:
+    """Versions of the libraries that affect numbers."""
+    versions = {"python": platform.python_version(), "torch": torch.__version__,
+                "numpy": np.__version__}
+    for name in ("torchvision", "scipy", "sklearn", "torchmetrics", "pytorch_fid", "matplotlib"):
+        try:
+            mod = __import__(name)
+            versions[name] = getattr(mod, "__version__", "unknown")
+        except Exception:  # pragma: no cover - optional
+            versions[name] = None
+    return versions
+
+
+def run_metadata(device: Optional[torch.device] = None) -> dict:
+    """Hardware, library versions, git commit and UTC date, to be saved next to a result."""
+    return {
+        "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "hardware": hardware_info(device),
+        "versions": library_versions(),
+        "git_commit": git_commit(),
+    }
