@@ -1,0 +1,95 @@
+"""The evaluation protocol of Tables 4.3-4.5 / Figures 4.1-4.3 (waelib.evaluate)."""
+import pytest
+import torch
+
+from waelib import config as C
+from waelib import evaluate as E
+from waelib import metrics as M
+from waelib.models import build_model
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return build_model("wae_gan", image_size=32, width=0.0625).eval()
+
+
+@pytest.fixture(scope="module")
+def extractor():
+    torch.manual_seed(0)
+    return M.ClassifierFeatures(M.AttributeCNN(n_attr=4, feature_dim=16), name="random_test_net")
+
+
+def test_interpolation_rows_start_and_end_on_the_real_images(model):
+    a, b = torch.rand(3, 3, 32, 32), torch.rand(3, 3, 32, 32)
+    rows = E.interpolation_rows(model, a, b, steps=5)
+    assert rows.shape == (3, 5, 3, 32, 32)
+    torch.testing.assert_close(rows[:, 0], a)
+    torch.testing.assert_close(rows[:, -1], b)
+    # The middle of an odd row decodes the midpoint of the two codes.
+    with torch.no_grad():
+        mid = model.decode(0.5 * (model.encode(a) + model.encode(b)))
+    torch.testing.assert_close(rows[:, 2], mid, rtol=1e-4, atol=1e-5)
+
+
+def test_interpolation_rows_accept_uint8_and_reject_short_rows(model):
+    a = (torch.rand(2, 3, 32, 32) * 255).to(torch.uint8)
+    rows = E.interpolation_rows(model, a, a, steps=3)
+    torch.testing.assert_close(rows[:, 0], a.float() / 255)
+    with pytest.raises(ValueError, match="at least 3"):
+        E.interpolation_rows(model, a, a, steps=2)
+
+
+def test_generate_is_seeded_and_batched(model):
+    s1 = E.generate(model, 7, batch_size=3, seed=5)
+    s2 = E.generate(model, 7, batch_size=7, seed=5)
+    assert s1.shape == (7, 3, 32, 32)
+    torch.testing.assert_close(s1, s2)
+    assert not torch.equal(s1, E.generate(model, 7, seed=6))
+
+
+def test_reconstruct_matches_model(model):
+    x = torch.rand(5, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(E.reconstruct(model, x, batch_size=2), model.reconstruct(x))
+
+
+def test_interpolation_pairs_are_disjoint():
+    a, b = E.interpolation_pairs(10, 5, seed=1)
+    assert len(set(a.tolist()) | set(b.tolist())) == 10
+    with pytest.raises(ValueError):
+        E.interpolation_pairs(10, 6)
+
+
+def test_evaluate_model_and_tables(model, extractor, tmp_path):
+    test_images = (torch.rand(40, 3, 32, 32) * 255).to(torch.uint8)
+    ref = M.compute_statistics(test_images[20:], extractor, label="fake-test-set")
+    ev = E.evaluate_model(model, test_images, extractor=extractor, reference=ref, n_samples=30,
+                          n_recon=20, n_interp_pairs=4, steps=5, n_diversity_pairs=10)
+    assert ev["samples"]["n"] == 30 and ev["reconstructions"]["n"] == 20
+    assert ev["interpolations"]["n"] == 4 * 3
+    assert ev["samples"]["fid"]["extractor"] == "random_test_net"
+    assert ev["samples"]["fid"]["metric"] == "FCD" and ev["samples"]["fid"]["n_real"] == 20
+    assert ev["samples"]["fid"]["value"] > 0 and ev["reconstructions"]["rmse"] > 0
+    real = E.evaluate_real(test_images, extractor=extractor, reference=ref, n=20)
+    # The real reference against itself: Frechet distance zero (up to rounding).
+    assert real["fid"]["value"] == pytest.approx(0.0, abs=1e-6)
+
+    E.save_evaluation(tmp_path, ev, config={"model": "wae_gan"})
+    back = E.load_evaluation(tmp_path)
+    assert back["result"]["samples"]["sharpness"] == pytest.approx(ev["samples"]["sharpness"])
+    assert "hardware" in back["metadata"] and back["config"]["model"] == "wae_gan"
+
+    rows = E.results_table("table4_4_random_samples", {"wae_gan": ev}, real=real)
+    assert rows[0]["model"] == "WAE" and rows[0]["thesis_fid"] == C.THESIS_TABLE_4_4["wae_gan"][0]
+    assert rows[0]["our_fcd"] == ev["samples"]["fid"]["value"]
+    assert rows[-1]["model"] == "real test images"
+    rows = E.results_table("table4_3_interpolation_sharpness", {"wae_gan": ev})
+    assert rows[0]["thesis_sharpness"] == C.THESIS_TABLE_4_3["wae_gan"]
+    with pytest.raises(ValueError, match="valid"):
+        E.results_table("table9", {})
+
+
+def test_load_evaluation_says_which_notebook_produces_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="04_wae_resnet.ipynb"):
+        E.load_evaluation(tmp_path / "missing")
