@@ -133,12 +133,12 @@ def hardware_info(device: Optional[torch.device] = None) -> dict:
 
 def library_versions() -> dict:
     """Versions of the libraries that affect numbers."""
-    versions = {"python": platform.python_version(), "torch": torch.__version__,
-                "numpy": np.__version__}
+    versions = {"python": platform.python_version(), "torch": str(torch.__version__),
+                "numpy": str(np.__version__)}
     for name in ("torchvision", "scipy", "sklearn", "torchmetrics", "pytorch_fid", "matplotlib"):
         try:
             mod = __import__(name)
-            versions[name] = getattr(mod, "__version__", "unknown")
+            versions[name] = str(getattr(mod, "__version__", "unknown"))
         except Exception:  # pragma: no cover - optional
             versions[name] = None
     return versions
