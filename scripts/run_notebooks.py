@@ -1,0 +1,89 @@
+#!/usr/bin/env python
+"""Run every notebook of the course in order with papermill (``make figures``).
+
+    .venv/bin/python scripts/run_notebooks.py --profile ci          # what make figures runs
+    .venv/bin/python scripts/run_notebooks.py --profile thesis      # on a GPU machine
+    .venv/bin/python scripts/run_notebooks.py --only 01 02b         # a subset, by prefix
+    .venv/bin/python scripts/run_notebooks.py -p seed 1             # extra parameters for all
+
+Executed copies go to ``runs/notebooks/<profile>/`` (outside git); the notebooks write their
+figures and tables to ``figures/`` (their profile's ``figures_dir``; ``--figures-dir`` overrides
+it). Notebooks run with ``notebooks/`` as the working directory, the ``python3`` kernel, and
+``MPLBACKEND=Agg``. The first failure stops the run (exit code 1) and names the notebook and
+its executed copy, whose failing cell shows the error.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NB_DIR = ROOT / "notebooks"
+PROFILES = ("smoke", "ci", "default", "thesis")
+
+
+def notebooks(only=None):
+    nbs = sorted(p for p in NB_DIR.glob("[0-9]*.ipynb") if not p.name.startswith("."))
+    if only:
+        nbs = [p for p in nbs if any(p.name.startswith(o) for o in only)]
+    return nbs
+
+
+def _value(s: str):
+    for cast in (int, float):
+        try:
+            return cast(s)
+        except ValueError:
+            pass
+    return {"True": True, "False": False, "None": None}.get(s, s)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--profile", default="ci", choices=PROFILES)
+    ap.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 01 04")
+    ap.add_argument("--out", type=Path, default=ROOT / "runs" / "notebooks",
+                    help="folder for the executed copies (a subfolder per profile)")
+    ap.add_argument("--figures-dir", type=Path, default=None,
+                    help="override every notebook's figures_dir (default: the profile's, figures/)")
+    ap.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                    metavar=("NAME", "VALUE"), help="extra papermill parameter for every notebook")
+    ap.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
+    args = ap.parse_args(argv)
+
+    import papermill as pm
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    nbs = notebooks(args.only)
+    if not nbs:
+        print("no notebooks found", file=sys.stderr)
+        return 1
+    out_dir = args.out / args.profile
+    out_dir.mkdir(parents=True, exist_ok=True)
+    params = {"profile": args.profile}
+    if args.figures_dir is not None:
+        params["figures_dir"] = str(args.figures_dir.resolve())
+    params.update({k: _value(v) for k, v in args.parameter})
+    total = time.perf_counter()
+    for nb in nbs:
+        out = out_dir / nb.name
+        t0 = time.perf_counter()
+        print(f"==> {nb.relative_to(ROOT)}  (profile {args.profile})", flush=True)
+        try:
+            pm.execute_notebook(str(nb), str(out), parameters=params, kernel_name="python3",
+                                cwd=str(NB_DIR), progress_bar=False, execution_timeout=args.timeout)
+        except Exception as exc:  # papermill.PapermillExecutionError and kernel failures
+            print(f"FAILED: {nb.name} after {time.perf_counter() - t0:.0f} s; see {out}\n{exc}",
+                  file=sys.stderr)
+            return 1
+        print(f"    done in {time.perf_counter() - t0:.0f} s -> {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}",
+              flush=True)
+    print(f"all {len(nbs)} notebooks ran in {time.perf_counter() - total:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,248 @@
+"""The course notebooks: committed clean, one ``parameters`` cell each, and every one runs
+headless through papermill with the ``smoke`` profile and writes its expected outputs.
+
+Adding a notebook: put its expected outputs in :data:`EXPECTED_OUTPUTS` (the test fails for a
+notebook that is not listed there) and, if its smoke run needs more than
+``-p profile smoke -p figures_dir ... -p out_dir ...``, its extra parameters in
+:data:`SMOKE_PARAMETERS`.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from waelib import profiles
+
+ROOT = Path(__file__).resolve().parent.parent
+NB_DIR = ROOT / "notebooks"
+NOTEBOOKS = sorted(p for p in NB_DIR.glob("*.ipynb") if not p.name.startswith("."))
+NB_IDS = [p.stem for p in NOTEBOOKS]
+
+#: Files each notebook must write during its smoke run: ``figures`` under ``figures_dir``,
+#: ``out`` under ``out_dir``. Extend this for 03_vae, 04_wae_resnet, 05_thesis_results.
+EXPECTED_OUTPUTS = {
+    "01_elbo": {
+        "figures": ["nb01_elbo_gap.png", "nb01_elbo_gap.pdf"],
+        "out": ["01_elbo_checks.json"],
+    },
+    "02_wae_objective": {
+        "figures": ["nb02_ot_1d.png", "nb02_vae_vs_wae_regularisers.png", "nb02_mmd_unbiased.png"],
+        "out": ["02_wae_objective_checks.json"],
+    },
+    "02b_resnet_degradation": {
+        "figures": ["fig2_1_degradation.png", "fig2_1_degradation.pdf",
+                    "fig2_1_degradation_errors.csv", "fig2_1_degradation_errors.md",
+                    "fig2_1_degradation_errors.json",
+                    "fig2_2_relu.png", "fig2_3_selu.png",
+                    "fig3_1_encoder.png", "fig3_1_encoder.pdf",
+                    "fig3_2_identity_block.png", "fig3_3_conv_block.png"],
+        "out": ["02b_resnet_degradation.json"],
+    },
+}
+
+#: Extra papermill parameters for a notebook's smoke run (besides profile/figures_dir/out_dir).
+SMOKE_PARAMETERS: dict = {}
+
+#: Names every parameters cell must define (the smoke run passes them).
+REQUIRED_PARAMETERS = ("profile", "figures_dir", "out_dir")
+
+
+def _load(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(str(path), as_version=4)
+
+
+def _parameters_cells(nb):
+    return [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+
+
+def _execute(nb_path: Path, out_path: Path, parameters: dict):
+    import papermill as pm
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    return pm.execute_notebook(str(nb_path), str(out_path), parameters=parameters,
+                               kernel_name="python3", cwd=str(nb_path.parent),
+                               progress_bar=False, log_output=False)
+
+
+def test_notebooks_exist():
+    assert NOTEBOOKS, f"no notebooks in {NB_DIR}"
+    for name in ("01_elbo", "02_wae_objective", "02b_resnet_degradation"):
+        assert (NB_DIR / f"{name}.ipynb").exists(), f"{name}.ipynb is missing"
+
+
+# --------------------------------------------------------------------------------------
+# (1) committed clean, (2) one parameters cell
+# --------------------------------------------------------------------------------------
+def test_committed_notebooks_have_no_outputs():
+    offenders = []
+    for path in NOTEBOOKS:
+        nb = _load(path)
+        for i, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            if cell.get("outputs"):
+                offenders.append(f"{path.name}: cell {i} has outputs")
+            if cell.get("execution_count") is not None:
+                offenders.append(f"{path.name}: cell {i} has execution_count {cell.execution_count}")
+    assert not offenders, ("notebooks must be committed without outputs "
+                           "(run scripts/strip_notebooks.py):\n" + "\n".join(offenders))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NB_IDS)
+def test_one_parameters_cell_with_profile(path):
+    nb = _load(path)
+    cells = _parameters_cells(nb)
+    assert len(cells) == 1, f"{path.name}: expected exactly one cell tagged 'parameters', found {len(cells)}"
+    defined = profiles.assigned_names(cells[0].source)
+    missing = [n for n in REQUIRED_PARAMETERS if n not in defined]
+    assert not missing, f"{path.name}: the parameters cell does not define {missing}"
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3", f"{path.name}: kernelspec"
+    # the guard must exist before the parameters cell, and notebook_params come right after it
+    idx = nb.cells.index(cells[0])
+    before = "\n".join(c.source for c in nb.cells[:idx] if c.cell_type == "code")
+    after = next(c.source for c in nb.cells[idx + 1:] if c.cell_type == "code")
+    assert "ParameterGuard(globals())" in before, f"{path.name}: no ParameterGuard before the parameters cell"
+    assert "notebook_params(globals()" in after, f"{path.name}: notebook_params must follow the parameters cell"
+
+
+# --------------------------------------------------------------------------------------
+# (3) every notebook runs with the smoke profile and writes its outputs
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NB_IDS)
+def test_notebook_runs_with_smoke_profile(path, tmp_path):
+    name = path.stem
+    assert name in EXPECTED_OUTPUTS, (f"{name}.ipynb has no entry in EXPECTED_OUTPUTS of "
+                                      "tests/test_notebooks.py: list the files its smoke run writes")
+    figures_dir, out_dir = tmp_path / "figures", tmp_path / "out"
+    params = {"profile": "smoke", "figures_dir": str(figures_dir), "out_dir": str(out_dir)}
+    params.update(SMOKE_PARAMETERS.get(name, {}))
+    _execute(path, tmp_path / f"{name}.out.ipynb", params)
+    expected = EXPECTED_OUTPUTS[name]
+    missing = [f"figures/{f}" for f in expected.get("figures", []) if not (figures_dir / f).is_file()]
+    missing += [f"out/{f}" for f in expected.get("out", []) if not (out_dir / f).is_file()]
+    assert not missing, f"{name}: expected outputs missing after the smoke run: {missing}"
+
+
+# --------------------------------------------------------------------------------------
+# (4) unknown profile / parameter / data set / model fail with the valid choices
+# --------------------------------------------------------------------------------------
+def _first_notebook() -> Path:
+    return NB_DIR / "01_elbo.ipynb"
+
+
+def _expect_failure(tmp_path, params, *fragments, nb=None):
+    import papermill as pm
+    with pytest.raises(pm.PapermillExecutionError) as err:
+        _execute(nb or _first_notebook(), tmp_path / "fail.ipynb", params)
+    text = str(err.value)
+    for frag in fragments:
+        assert frag in text, f"{frag!r} not in the error:\n{text}"
+    return text
+
+
+def test_unknown_profile_fails_with_valid_choices(tmp_path):
+    _expect_failure(tmp_path, {"profile": "huge", "out_dir": str(tmp_path)},
+                    "unknown profile 'huge'", "valid profiles: smoke, ci, default, thesis")
+
+
+def test_unknown_parameter_fails_with_valid_names(tmp_path):
+    _expect_failure(tmp_path, {"profile": "smoke", "n_mcc": 5, "out_dir": str(tmp_path)},
+                    "unknown parameter name(s) n_mcc", "valid names:", "figures_dir", "n_mc")
+
+
+GUARD_NB_CELLS = [
+    ("code", "from waelib import profiles\n_guard = profiles.ParameterGuard(globals())", None),
+    ("code", 'profile = "smoke"\ndataset = None\nmodels = ["wae_gan", "wae_resnet"]\n'
+             'epochs = None\nsteps = None\nout_dir = None\nfigures_dir = None', ["parameters"]),
+    ("code", "P = profiles.notebook_params(globals(), _guard, table=profiles.PROFILES)", None),
+    ("code", "import json, pathlib\npathlib.Path(out_dir).mkdir(parents=True, exist_ok=True)\n"
+             "pathlib.Path(out_dir, 'P.json').write_text(json.dumps(dict(P)))", None),
+]
+
+
+@pytest.fixture
+def guard_notebook(tmp_path) -> Path:
+    """A minimal notebook with the pattern the training notebooks (03-05) use."""
+    from nbformat.v4 import new_code_cell, new_notebook
+    cells = []
+    for _, src, tags in GUARD_NB_CELLS:
+        c = new_code_cell(src)
+        if tags:
+            c.metadata["tags"] = tags
+        cells.append(c)
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "guard.ipynb"
+    nbformat.write(nb, str(path))
+    return path
+
+
+def test_guard_pattern_resolves_and_overrides(tmp_path, guard_notebook):
+    out = tmp_path / "run"
+    _execute(guard_notebook, tmp_path / "ok.ipynb", {"epochs": 3, "out_dir": str(out)})
+    p = json.loads((out / "P.json").read_text())
+    assert p["profile"] == "smoke" and p["epochs"] == 3 and p["steps"] is None
+    assert p["models"] == ["wae_gan", "wae_resnet"]
+    assert p["batch_size"] == profiles.PROFILES["smoke"]["batch_size"]
+    assert p["out_dir"] == str(out)
+
+
+def test_guard_pattern_rejects_bad_dataset_and_model(tmp_path, guard_notebook):
+    _expect_failure(tmp_path, {"dataset": "mnist"}, "unknown dataset 'mnist'",
+                    "synthfaces, celeba, digits", nb=guard_notebook)
+    _expect_failure(tmp_path, {"models": "wae_gan,vqvae"}, "unknown model name 'vqvae'",
+                    "vae, vae_resnet, wae_gan, wae_mmd, wae_resnet", nb=guard_notebook)
+
+
+# --------------------------------------------------------------------------------------
+# waelib.profiles without a kernel
+# --------------------------------------------------------------------------------------
+def test_resolve_params():
+    p = profiles.resolve_params("smoke", {"epochs": 2, "seed": None})
+    assert p.epochs == 2 and p.steps is None and p.seed == profiles.PROFILES["smoke"]["seed"]
+    with pytest.raises(ValueError, match="valid profiles: smoke, ci, default, thesis"):
+        profiles.resolve_params("nope", {})
+    with pytest.raises(ValueError, match="valid names: profile, .*batch_size"):
+        profiles.resolve_params("smoke", {"batchsize": 3})
+    with pytest.raises(ValueError, match="valid choices: synthfaces, celeba, digits"):
+        profiles.resolve_params("smoke", {"dataset": "cifar"})
+    with pytest.raises(ValueError, match="positive integer"):
+        profiles.resolve_params("smoke", {"epochs": 0})
+    with pytest.raises(ValueError, match="valid choices: auto, cpu"):
+        profiles.resolve_params("smoke", {"device": "tpu"})
+    t = profiles.resolve_params("thesis", {"data_root": "/nonexistent"})
+    assert t.dataset == "synthfaces" and t.image_size == 128 and t.width == 1.0 and t.epochs == 100
+    assert t.batch_size == 100 and t.device == "auto"
+
+
+def test_resolve_params_celeba_auto(tmp_path):
+    (tmp_path / "celeba" / "img_align_celeba").mkdir(parents=True)
+    assert profiles.resolve_params("thesis", {"data_root": str(tmp_path)}).dataset == "celeba"
+
+
+def test_profile_tables_are_complete():
+    for table in (profiles.PROFILES, profiles.TOY_PROFILES, profiles.DEGRADATION_PROFILES):
+        assert tuple(table) == profiles.PROFILE_NAMES
+        keys = {frozenset(v) for v in table.values()}
+        assert len(keys) == 1, "every profile of a table must have the same keys"
+        for name, values in table.items():
+            profiles.validate_params(dict(values))
+
+
+def test_assigned_names():
+    src = "a = 1\nb: int = 2\nc, (d, e) = 1, (2, 3)\nf += 1\nif x:\n    g = 1\nh == 2"
+    assert profiles.assigned_names(src) == {"a", "b", "c", "d", "e", "f"}
+    # cells with IPython magics are not Python: a line pattern is used instead
+    assert profiles.assigned_names("%matplotlib inline\nx = 1\ny: float = 2.0\nz == 1") == {"x", "y"}
+
+
+def test_guard_without_ipython():
+    ns = {"__name__": "x"}
+    guard = profiles.ParameterGuard(ns)
+    ns.update(profile="smoke", seed=7, n_mc=None, figures_dir=None, out_dir=None, n_repeats=None,
+              n_points=None, device=None)
+    p = profiles.notebook_params(ns, guard, table=profiles.TOY_PROFILES, show=False)
+    assert p.seed == 7 and ns["n_mc"] == profiles.TOY_PROFILES["smoke"]["n_mc"]

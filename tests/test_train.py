@@ -1,0 +1,297 @@
+"""Tests of the training engine (issue 4): one loop for the five models, run folder, resume,
+NaN guard, shape refusal, CLI and a 2-process DDP run on gloo. Tiny models (width 0.125,
+32 px) so the whole file runs in well under two minutes on 2 CPU cores."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from waelib import config as C
+from waelib import losses
+from waelib.train import (FitResult, NonFiniteLossError, TrainConfig, epoch_permutation, fit,
+                          load_run, main, read_log)
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = dict(image_size=32, width=0.125, batch_size=8, progress=False, log_every=2,
+            sample_every=1000, checkpoint_every=1000, seed=3)
+
+
+def _images(n=48, size=32, seed=0, channels=3):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (n, channels, size, size), generator=g, dtype=torch.uint8)
+
+
+def _assert_state_equal(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def _assert_optim_equal(a, b):
+    for name in a:
+        sa, sb = a[name]["state"], b[name]["state"]
+        assert sa.keys() == sb.keys()
+        for i in sa:
+            for k in sa[i]:
+                assert torch.equal(torch.as_tensor(sa[i][k]), torch.as_tensor(sb[i][k])), (name, i, k)
+
+
+# ---------------------------------------------------------------------------------------
+# Configuration
+# ---------------------------------------------------------------------------------------
+def test_config_rejects_unknown_keys_listing_valid_ones():
+    with pytest.raises(ValueError) as e:
+        TrainConfig.from_dict({"model": "vae", "lerning_rate": 1e-3})
+    assert "lerning_rate" in str(e.value) and "batch_size" in str(e.value)
+    with pytest.raises(ValueError, match="valid keys"):
+        fit("vae", _images(), epohcs=3)
+
+
+@pytest.mark.parametrize("name", C.MODEL_NAMES)
+def test_resolved_defaults_follow_the_thesis(name):
+    cfg = TrainConfig(model=name).resolved(torch.device("cpu"))
+    kind = {"vae": "vae", "vae_resnet": "vae", "wae_mmd": "wae_mmd"}.get(name, "wae_gan")
+    if kind == "vae":
+        assert (cfg.lr, cfg.disc_lr) == (C.VAE_LR, None)
+    elif kind == "wae_mmd":
+        assert (cfg.lr, cfg.disc_lr) == (C.WAE_MMD_LR, None)
+    else:
+        assert (cfg.lr, cfg.disc_lr) == (C.WAE_AE_LR, C.WAE_DISC_LR)
+    assert cfg.betas == (0.5, 0.999)
+    assert cfg.epochs == C.EPOCHS and cfg.batch_size == C.BATCH_SIZE
+    # CPU: the GPU fast path is switched off
+    assert cfg.amp is None and not cfg.channels_last and not cfg.fused and not cfg.compile
+    with pytest.raises(ValueError, match="either epochs or steps"):
+        TrainConfig(model=name, epochs=1, steps=1).validate()
+
+
+def test_epoch_permutation_is_a_pure_function_of_seed_and_epoch():
+    a, b = epoch_permutation(100, 1, 0), epoch_permutation(100, 1, 0)
+    assert torch.equal(a, b) and sorted(a.tolist()) == list(range(100))
+    assert not torch.equal(a, epoch_permutation(100, 1, 1))
+    assert not torch.equal(a, epoch_permutation(100, 2, 0))
+
+
+# ---------------------------------------------------------------------------------------
+# One loop for all five models; the run folder
+# ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", C.MODEL_NAMES)
+def test_every_model_trains_through_the_one_loop(name, tmp_path):
+    res = fit(name, _images(32), TrainConfig(steps=2, out=str(tmp_path), **TINY))
+    assert isinstance(res, FitResult) and res.step == 2 and not res.interrupted
+    terms = set(res.history[-1])
+    assert {"step", "epoch", "loss", "recon", "images_per_second"} <= terms
+    assert ("kl" in terms) if res.model.kind == "vae" else ("penalty" in terms)
+    if res.model.kind == "wae_gan":
+        assert "disc_loss" in terms
+    assert all(math.isfinite(r["loss"]) for r in res.history)
+
+
+def test_wae_gan_step_is_algorithm_2(monkeypatch):
+    """One discriminator update, then one auto-encoder update scored by the updated
+    discriminator; both use waelib.losses."""
+    from waelib.train import Trainer
+    calls = []
+    real_d, real_g = losses.discriminator_loss, losses.wae_gan_loss
+    monkeypatch.setattr(losses, "discriminator_loss",
+                        lambda *a, **k: (calls.append("disc"), real_d(*a, **k))[1])
+    monkeypatch.setattr(losses, "wae_gan_loss", lambda *a, **k: (calls.append("ae"), real_g(*a, **k))[1])
+    cfg = TrainConfig(model="wae_resnet", **TINY).resolved(torch.device("cpu"))
+    tr = Trainer(cfg)
+    assert set(tr.optimizers) == {"ae", "disc"}
+    assert tr.optimizers["ae"].param_groups[0]["lr"] == C.WAE_AE_LR
+    assert tr.optimizers["disc"].param_groups[0]["lr"] == C.WAE_DISC_LR
+    assert tr.optimizers["ae"].param_groups[0]["betas"] == (0.5, 0.999)
+    disc_ids = {id(p) for p in tr.model.discriminator.parameters()}
+    assert not any(id(p) in disc_ids for g in tr.optimizers["ae"].param_groups for p in g["params"])
+    d0 = [p.detach().clone() for p in tr.model.discriminator.parameters()]
+    e0 = [p.detach().clone() for p in tr.model.encoder.parameters()]
+    tr.train_step(_images(8).float() / 255)
+    assert calls == ["disc", "ae"]
+    assert any(not torch.equal(a, b) for a, b in zip(d0, tr.model.discriminator.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(e0, tr.model.encoder.parameters()))
+
+
+def test_run_folder_contents_and_load_run(tmp_path):
+    out = tmp_path / "run"
+    cfg = TrainConfig(steps=4, out=str(out), **dict(TINY, sample_every=2, n_samples=4))
+    res = fit("wae_mmd", _images(32), cfg)
+    meta = json.loads((out / "config.json").read_text())
+    assert meta["config"]["model"] == "wae_mmd" and meta["config"]["lr"] == C.WAE_MMD_LR
+    assert {"hardware", "versions", "git_commit", "date_utc"} <= set(meta["metadata"])
+    rows = read_log(out)
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]
+    assert {"loss", "recon", "penalty", "images_per_second", "epoch"} <= set(rows[0])
+    ck = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert {"model", "optimizers", "step", "epoch", "data_order", "rng", "config"} <= set(ck)
+    assert ck["step"] == 4 and ck["finished"]
+    assert {"torch", "numpy", "python", "cuda"} <= set(ck["rng"]["ranks"][0])
+    _assert_state_equal(ck["model"], res.model.state_dict())
+    assert (out / "samples_step000002.png").exists() and (out / "samples_step000004.png").exists()
+    model = load_run(out)
+    _assert_state_equal(model.state_dict(), res.model.state_dict())
+    assert not model.training and model.run_step == 4
+    x = _images(4).float() / 255
+    with torch.no_grad():
+        assert torch.equal(model.reconstruct(x), res.model.reconstruct(x))
+
+
+# ---------------------------------------------------------------------------------------
+# Resume: interrupted + resumed == uninterrupted, bit for bit
+# ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["vae_resnet", "wae_mmd", "wae_resnet"])
+def test_sigint_then_resume_matches_an_uninterrupted_run(name, tmp_path):
+    data = _images(40)                              # 5 steps per epoch: crosses an epoch
+    base = dict(TINY, steps=8, checkpoint_every=3)
+    full = fit(name, data, TrainConfig(out=str(tmp_path / "full"), **base))
+
+    before = signal.getsignal(signal.SIGINT)
+
+    def interrupt(info):                            # a real SIGINT to this process at step 4
+        if info["step"] == 4:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    part = fit(name, data, TrainConfig(out=str(tmp_path / "part"), **base), callback=interrupt)
+    assert part.interrupted and part.step == 4
+    assert signal.getsignal(signal.SIGINT) is before          # handlers restored
+    ck = torch.load(tmp_path / "part" / "checkpoint.pt", weights_only=False)
+    assert ck["step"] == 4 and not ck["finished"] and ck["data_order"]["position"] == 4
+
+    resumed = fit(name, data, TrainConfig(out=str(tmp_path / "part"), resume=True, **base))
+    assert resumed.step == 8 and not resumed.interrupted
+    _assert_state_equal(full.model.state_dict(), resumed.model.state_dict())  # incl. BN stats
+    ck_full = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=False)
+    ck_res = torch.load(tmp_path / "part" / "checkpoint.pt", weights_only=False)
+    _assert_optim_equal(ck_full["optimizers"], ck_res["optimizers"])
+    assert torch.equal(ck_full["rng"]["ranks"][0]["torch"], ck_res["rng"]["ranks"][0]["torch"])
+    strip = lambda rows: [{k: v for k, v in r.items() if k not in ("time", "images_per_second")}
+                          for r in rows]
+    assert strip(full.history) == strip(resumed.history)
+
+
+def test_resume_refuses_a_different_model_setting(tmp_path):
+    fit("wae_mmd", _images(32), TrainConfig(steps=1, out=str(tmp_path), **TINY))
+    with pytest.raises(ValueError, match="cannot resume"):
+        fit("wae_mmd", _images(32), TrainConfig(steps=2, out=str(tmp_path), resume=True,
+                                                **dict(TINY, seed=4)))
+
+
+# ---------------------------------------------------------------------------------------
+# Guards
+# ---------------------------------------------------------------------------------------
+def test_nan_pixels_stop_the_run_and_keep_the_last_good_checkpoint(tmp_path):
+    n, b, seed = 32, TINY["batch_size"], TINY["seed"]
+    data = _images(n).float() / 255
+    bad = int(epoch_permutation(n, seed, 0)[2 * b])           # first image of step 3
+    data[bad, :, 0, 0] = float("nan")
+    cfg = TrainConfig(steps=4, out=str(tmp_path), **dict(TINY, checkpoint_every=1, log_every=1))
+    with pytest.raises(NonFiniteLossError) as e:
+        fit("wae_gan", data, cfg)
+    msg = str(e.value)
+    assert "step 3" in msg and "checkpoint.pt" in msg and "(step 2)" in msg
+    assert "'recon'" in msg and "lower learning rate" in msg
+    ck = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert ck["step"] == 2
+    assert all(torch.isfinite(v).all() for v in ck["model"].values() if v.is_floating_point())
+    assert max(r["step"] for r in read_log(tmp_path)) == 2
+
+
+def test_nan_loss_term_is_named_even_between_log_syncs(tmp_path, monkeypatch):
+    real = losses.wae_mmd_loss
+    count = {"n": 0}
+
+    def poisoned(*a, **k):
+        count["n"] += 1
+        out = real(*a, **k)
+        if count["n"] == 3:
+            out["penalty"] = out["penalty"] * float("inf")
+        return out
+
+    monkeypatch.setattr(losses, "wae_mmd_loss", poisoned)
+    cfg = TrainConfig(steps=6, out=str(tmp_path), **dict(TINY, checkpoint_every=2, log_every=4))
+    with pytest.raises(NonFiniteLossError, match=r"'penalty' became inf at step 3") as e:
+        fit("wae_mmd", _images(48), cfg)
+    assert "(step 2)" in str(e.value)
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=False)["step"] == 2
+
+
+def test_mismatched_images_are_refused_before_training(tmp_path):
+    out = tmp_path / "never"
+    with pytest.raises(ValueError) as e:
+        fit("wae_resnet", _images(16, size=64), TrainConfig(steps=1, out=str(out), **TINY))
+    msg = str(e.value)
+    assert "(3, 64, 64)" in msg and "(3, 32, 32)" in msg and "image_size=64" in msg
+    with pytest.raises(ValueError, match="1-channel.*RGB"):
+        fit("vae", _images(16, channels=1), TrainConfig(steps=1, out=str(out), **TINY))
+    assert not out.exists()
+
+
+# ---------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------
+def test_cli_unknown_model_lists_the_choices(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--model", "resnet_wae", "--dataset", "synthfaces"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert all(n in err for n in C.MODEL_NAMES)
+
+
+def test_cli_trains_and_resumes_from_a_tensor_file(tmp_path):
+    data_file = tmp_path / "imgs.pt"
+    torch.save(_images(32), data_file)
+    out = tmp_path / "cli"
+    args = ["--model", "vae", "--dataset", str(data_file), "--image-size", "32", "--width",
+            "0.125", "--steps", "2", "--batch-size", "8", "--out", str(out), "--no-progress"]
+    assert main(args) == 0
+    assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] == 2
+    assert main(["--out", str(out), "--resume", "--steps", "3", "--no-progress"]) == 0
+    assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] == 3
+    assert [r["step"] for r in read_log(out)] == [1, 2, 3]
+
+
+# ---------------------------------------------------------------------------------------
+# Several processes: torchrun, gloo, 2 CPU ranks
+# ---------------------------------------------------------------------------------------
+def test_torchrun_two_gloo_ranks_keep_identical_replicas(tmp_path):
+    data_file = tmp_path / "imgs.pt"
+    torch.save(_images(64), data_file)
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "waelib.train", "--model", "wae_resnet", "--dataset", str(data_file),
+           "--image-size", "32", "--width", "0.125", "--steps", "3", "--batch-size", "8",
+           "--device", "cpu", "--out", str(out), "--no-progress", "--log-every", "1"]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rep = json.loads((out / "replicas.json").read_text())
+    assert len(rep["sha256"]) == 2 and rep["sha256"][0] == rep["sha256"][1]
+    meta = json.loads((out / "config.json").read_text())
+    assert meta["world_size"] == 2
+    ck = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert ck["step"] == 3 and len(ck["rng"]["ranks"]) == 2
+    # the two ranks drew different training noise (per-rank seeds)
+    assert not torch.equal(ck["rng"]["ranks"][0]["torch"], ck["rng"]["ranks"][1]["torch"])
+    assert [r["step"] for r in read_log(out)] == [1, 2, 3]
+    model = load_run(out)
+    assert model.run_step == 3
+
+
+def test_named_dataset_and_time_based_checkpoints(tmp_path, monkeypatch):
+    import waelib.train as T
+    saved = []
+    real = T.atomic_torch_save
+    monkeypatch.setattr(T, "atomic_torch_save", lambda obj, path: (saved.append(obj["step"]),
+                                                                    real(obj, path))[1])
+    cfg = TrainConfig(steps=3, out=str(tmp_path), **dict(TINY, log_every=1, checkpoint_minutes=0.0))
+    res = fit("vae", "synthfaces", cfg.replace(n=40))
+    assert res.step == 3 and res.config.dataset == "synthfaces"
+    assert saved == [1, 2, 3]                 # due by time at every sync, plus the final one
