@@ -8,7 +8,7 @@ STAMP := $(VENV)/.waelib-installed
 export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
-.PHONY: demo test figures lab bench clean-venv
+.PHONY: demo test figures lab bench bench-gpu bench-metrics notebooks clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,23 +21,39 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	@mkdir -p runs/demo
 	$(VENV)/bin/papermill notebooks/04_wae_resnet.ipynb runs/demo/04_wae_resnet.ipynb --cwd notebooks
-	@echo "Executed notebook: runs/demo/04_wae_resnet.ipynb; figures in figures/"
+	@echo "Executed notebook: runs/demo/04_wae_resnet.ipynb (runs in runs/default/, figures in figures/)"
 
 ## Run the whole test suite. pytest's exit code 5 (no tests collected) is an error here.
 test: $(STAMP)
 	@set +e; $(PY) -m pytest -q --timeout=900; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "ERROR: pytest collected no tests"; exit 1; fi; exit $$rc
 
-## Regenerate figures/ by running every notebook in order in the CI-affordable configuration.
+## Regenerate figures/ by running every notebook in order (profile "default", CPU, ~20 min on 2 cores).
 figures: $(STAMP)
-	$(PY) scripts/run_notebooks.py --profile ci
+	$(PY) scripts/run_notebooks.py --profile default
+
+## Regenerate the notebooks from scripts/build_notebooks.py (stored without outputs).
+notebooks: $(STAMP)
+	$(PY) scripts/build_notebooks.py
+	$(PY) scripts/strip_notebooks.py
 
 ## Open the course in JupyterLab.
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/
 
+## Training-step benchmark, naive vs fast path (CPU, small; results/bench/README.md).
 bench: $(STAMP)
-	$(PY) -m waelib.bench --model wae_resnet --image-size 32 --width 0.25 --batch-size 16 --steps 5
+	$(PY) -m waelib.bench --model wae_resnet --image-size 32 --width 0.25 --batch-size 16 \
+		--steps 40 --warmup 3 --windows 5 --device cpu --threads 2 --json results/bench/cpu_small.json
+
+## The same at the thesis size on a GPU (the issue's H200 targets).
+bench-gpu: $(STAMP)
+	$(PY) -m waelib.bench --model wae_resnet --image-size 128 --width 1 --batch-size 256 \
+		--steps 50 --warmup 10 --windows 5 --device cuda --json results/bench/gpu_wae_resnet_128.json
+
+## Feature-extraction speed and the Frechet distance vs scipy's sqrtm.
+bench-metrics: $(STAMP)
+	$(PY) -m waelib.metrics --bench
 
 clean-venv:
 	rm -rf $(VENV)

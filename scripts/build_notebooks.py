@@ -1,10 +1,10 @@
 #!/usr/bin/env python
-"""Generate the derivation notebooks 01_elbo, 02_wae_objective and 02b_resnet_degradation.
+"""Generate the course notebooks (01_elbo ... 05_thesis_results) without outputs.
 
 The notebooks are the source students read, but they are easier to review and keep
 consistent as Python: this script writes them with nbformat, WITHOUT outputs.
 
-    .venv/bin/python scripts/build_notebooks.py            # all three
+    .venv/bin/python scripts/build_notebooks.py            # all of them
     .venv/bin/python scripts/build_notebooks.py 01_elbo    # one
 
 Every notebook follows the same skeleton: title + what you'll learn; a setup cell that
@@ -88,7 +88,7 @@ $p(z\mid x)$ and the KL divergence to it — can be computed exactly.
 The library does the computing (`waelib.toy`, `waelib.losses`); the notebook narrates and checks.
 """),
         *header("TOY_PROFILES", '''
-profile = "default"   # smoke | ci | default | thesis (see waelib.profiles)
+profile = "default"   # smoke | default | thesis (see waelib.profiles)
 seed = None           # None: take the value from the profile
 n_mc = None           # Monte Carlo sample size for the numerical checks
 figures_dir = None    # where figures are written (default ../figures)
@@ -392,7 +392,7 @@ $P_G$. In this notebook we derive its objective and check each step numerically.
    MMD penalty with the IMQ kernel, whose estimator is unbiased.
 """),
         *header("TOY_PROFILES", '''
-profile = "default"   # smoke | ci | default | thesis (see waelib.profiles)
+profile = "default"   # smoke | default | thesis (see waelib.profiles)
 seed = None           # None: take the value from the profile
 n_mc = None           # Monte Carlo sample size
 n_repeats = None      # number of independent MMD estimates in the unbiasedness check
@@ -749,7 +749,7 @@ solve.
    **from the live modules** of `waelib.blocks`, so the figures cannot drift from the code.
 """),
         *header("DEGRADATION_PROFILES", '''
-profile = "default"     # smoke | ci | default | thesis (see waelib.profiles)
+profile = "default"     # smoke | default | thesis (see waelib.profiles)
 seed = None             # None: take the value from the profile
 depths = None           # depths 6n+2 of the networks compared, e.g. [20, 56] as in the thesis
 iterations = None       # SGD iterations per network
@@ -1018,7 +1018,620 @@ print("all checks passed:", ", ".join(checks))
     return notebook(cells)
 
 
-NOTEBOOKS = {"01_elbo": nb01, "02_wae_objective": nb02, "02b_resnet_degradation": nb02b}
+
+# =======================================================================================
+# 03, 04, 05 -- training and the thesis' results
+# =======================================================================================
+TRAIN_PARAMS = '''
+profile = "default"   # smoke | default | thesis (see waelib.profiles)
+models = {models}
+seed = None           # None: take the value from the profile
+dataset = None        # synthfaces | celeba | digits | auto (thesis profile: celeba when present)
+image_size = None     # 32, 64 or 128 (thesis: 128)
+width = None          # channel multiplier of every layer (thesis: 1.0)
+latent_dim = None     # None: thesis value (512 VAE, 64 WAE)
+epochs = None         # give epochs or steps
+steps = None
+batch_size = None
+device = None         # auto | cpu | cuda
+n_train = None        # None: the whole training split
+n_test = None
+n_samples = None      # random samples for Table 4.4 (thesis: 10,000)
+n_recon = None        # reconstructions for Table 4.5 (thesis: 40,000)
+n_interp = None       # interpolation pairs (Table 4.3, Figure 4.1)
+interp_steps = None   # images per interpolation row, the two real ends included
+fid_features = None   # auto | inception | synthfaces_classifier | celeba_classifier
+data_root = None
+out_dir = None        # runs are written to <out_dir>/<model>
+figures_dir = None
+retrain = False       # True: ignore an existing run in <out_dir>/<model> and train again
+'''
+
+TRAIN_SETUP = '''
+import matplotlib.pyplot as plt
+import torch
+from waelib import config as C, evaluate as E, experiment as X, figures, losses as L
+from waelib.models import build_model, count_parameters
+from waelib.utils import resolve_device, seed_everything
+
+figures.use_style()
+seed_everything(P.seed)
+device = resolve_device(P.device)
+print("device:", device, "| torch threads:", torch.get_num_threads())
+data = X.load_data(P)
+print(f"{data.name}: {len(data.train)} training images, {len(data.test)} held-out images, "
+      f"{data.image_size}x{data.image_size} px")
+'''
+
+SHOW_REAL = '''
+fig, ax = plt.subplots(figsize=(8, 2.2))
+figures.show_images(ax, data.test[:16].float() / 255, nrow=16, title=f"real held-out {data.name} images")
+plt.show()
+'''
+
+TRAIN_AND_EVALUATE = '''
+extractor = X.feature_extractor(P)
+reference = X.reference_stats(data, extractor)
+print(f"FID features: {extractor.name} ({'FID' if extractor.name == 'inception' else 'FCD, a Frechet classifier distance'}); "
+      f"reference: {reference.source}, n={reference.n}")
+
+runs, evals, baselines = {}, {}, {}
+for name in P.models:
+    print(f"--- {C.THESIS_MODEL_LABELS[name]} ({name}) ---")
+    runs[name] = X.train_model(name, data, P, retrain=P.retrain)
+    evals[name] = X.evaluate_run(runs[name].model, data, P, extractor=extractor, reference=reference)
+    baselines[name] = X.evaluate_untrained(name, data, P, extractor=extractor, reference=reference)
+    metric = evals[name]["samples"]["fid"]["metric"]
+    print(f"trained {runs[name].step} steps -> {runs[name].out_dir}\\n"
+          f"  {metric} of samples: {evals[name]['samples']['fid']['value']:.2f} "
+          f"(untrained: {baselines[name]['samples']['fid']['value']:.2f}); "
+          f"{metric} of reconstructions: {evals[name]['reconstructions']['fid']['value']:.2f}")
+'''
+
+PLOT_CURVES = '''
+keys = {keys}
+fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.2))
+for ax, key in zip(axes, keys):
+    for name, run in runs.items():
+        rows = [r for r in run.history if key in r]
+        if rows:
+            ax.plot([r["step"] for r in rows], [r[key] for r in rows], label=C.THESIS_MODEL_LABELS[name])
+    ax.set_title(key); ax.set_xlabel("step")
+    ax.set_yscale("log" if key in ("loss", "recon", "sq_error", "kl") else "linear")
+axes[0].legend()
+fig.tight_layout()
+figures.save_figure(fig, "{figname}", P.figures_dir)
+plt.show()
+'''
+
+SHOW_SAMPLES = '''
+n = len(P.models)
+fig, axes = plt.subplots(n, 2, figsize=(12, 3.1 * n), squeeze=False)
+for row, name in zip(axes, P.models):
+    model = runs[name].model
+    figures.show_images(row[0], E.generate(model, 32, seed=P.seed), nrow=8,
+                        title=f"{C.THESIS_MODEL_LABELS[name]}: random samples")
+    x = data.eval_images[:16]
+    pairs = torch.stack([x.float() / 255, E.reconstruct(model, x)], 1).flatten(0, 1)
+    figures.show_images(row[1], pairs, nrow=8, title=f"{C.THESIS_MODEL_LABELS[name]}: originals | reconstructions")
+fig.tight_layout()
+figures.save_figure(fig, "{figname}", P.figures_dir)
+plt.show()
+'''
+
+CHECK_BASELINE = '''
+rows = [{"model": C.THESIS_MODEL_LABELS[m],
+         "samples": evals[m]["samples"]["fid"]["value"],
+         "untrained samples": baselines[m]["samples"]["fid"]["value"],
+         "reconstructions": evals[m]["reconstructions"]["fid"]["value"],
+         "sharpness (samples)": evals[m]["samples"]["sharpness"]} for m in P.models]
+print(figures.markdown_table(list(rows[0]), [[figures.format_value(v) for v in r.values()] for r in rows]))
+if P.profile != "smoke":   # the smoke profile trains for 2 steps: nothing to assert
+    for m in P.models:
+        assert evals[m]["samples"]["fid"]["value"] < 0.5 * baselines[m]["samples"]["fid"]["value"], m
+    print("every trained model's samples are far closer to the data than an untrained model's")
+'''
+
+
+def nb03():
+    cells = [md(r"""
+# 03 · VAE and VAE-ResNet
+
+*Thesis §2.1 (the ELBO), §4.3.1 (the VAE) and §4.3.3 (the VAE with a ResNet encoder).*
+
+The thesis' baselines are two variational auto-encoders that share one decoder and differ only in the
+encoder: five strided 3×3 convolutions for the **VAE**, and the ResNet-50-like encoder of §3.2 for
+**VAE-ResNet**. This notebook builds both from `waelib`, checks their training loss against the ELBO of
+notebook 01, trains them with the same loop that trains every model of the thesis
+(`waelib.train.fit`), and measures their samples and reconstructions.
+
+**What you will learn**
+
+1. how the thesis' layer lists become the modules of `waelib.blocks` and what they cost in parameters;
+2. how the negative ELBO becomes a loss on a batch: a reconstruction term and a KL term;
+3. what a trained VAE's samples and reconstructions look like — and why they are blurry.
+
+With the default profile everything runs on a CPU in a few minutes on the embedded `synthfaces` data
+set at 32×32 with narrow networks; `profile="thesis"` trains the thesis configuration (128×128, full
+width, 100 epochs) on a GPU.
+"""),
+        *header("PROFILES", TRAIN_PARAMS.format(models='["vae", "vae_resnet"]')),
+        code(TRAIN_SETUP),
+        code(SHOW_REAL),
+        md(r"""
+## 1. The two models
+
+Both encoders end in a dense layer that outputs $2d$ numbers, split into the mean $\mu(x)$ and the
+log-variance $\log\sigma^2(x)$ of the Gaussian posterior $q(z\mid x)=\mathcal N(\mu(x),\operatorname{diag}\sigma^2(x))$,
+with $d = 512$ (§4.3.1). For VAE-ResNet the thesis writes a 64-unit dense layer, which cannot give a 512-d
+Gaussian; we use the same $2d$-unit head as for the VAE (row 2 of `docs/deviations.md`). The decoder —
+dense 2048 → dense 8192 → five transposed convolutions → a sigmoid — is shared.
+
+The parameter counts at the thesis' size are checked in `tests/test_models.py` against a count derived
+by hand from the thesis' layer lists.
+"""),
+        code('''
+for name in P.models:
+    full = build_model(name)                      # the thesis configuration: 128 px, width 1
+    small = build_model(name, image_size=data.image_size, width=P.width, latent_dim=P.latent_dim)
+    print(f"{C.THESIS_MODEL_LABELS[name]:<11} thesis size: {count_parameters(full)/1e6:6.2f} M parameters | "
+          f"this run ({data.image_size} px, width {P.width}): {count_parameters(small)/1e6:6.3f} M")
+    del full
+'''),
+        md(r"""
+## 2. The loss is the negative ELBO
+
+With a Gaussian decoder $p(x\mid z)=\mathcal N(x; G(z), \sigma_G^2 I)$, the per-sample ELBO of notebook 01 is
+
+$$\mathrm{ELBO}(x) = \mathbb E_{q(z\mid x)}\big[\log p(x\mid z)\big] - \mathrm{KL}\big(q(z\mid x)\,\|\,\mathcal N(0,I)\big)
+= -\frac{\mathbb E_q\|x-G(z)\|^2}{2\sigma_G^2} - \mathrm{KL} + \text{const}.$$
+
+`waelib.losses.vae_loss` returns the batch mean of $-\mathrm{ELBO}$ (without the constant), estimating the
+expectation with one reparameterised draw $z=\mu+\sigma\odot\varepsilon$. The KL has the closed form
+$\tfrac12\sum_j(\sigma_j^2+\mu_j^2-1-\log\sigma_j^2)$. The thesis does not give $\sigma_G$; we use
+$\sigma_G^2 = 0.5$, which makes the first term the plain sum of squared errors (row 8 of the deviations table).
+"""),
+        code('''
+torch.manual_seed(P.seed)
+vae = build_model("vae", image_size=data.image_size, width=P.width, latent_dim=P.latent_dim)
+x = data.test[:8].float() / 255
+out = vae(x)
+terms = L.vae_loss(x, out["x_hat"], out["mu"], out["logvar"])
+sq = ((x - out["x_hat"]) ** 2).flatten(1).sum(1).mean()
+kl = (0.5 * (out["logvar"].exp() + out["mu"] ** 2 - 1 - out["logvar"]).sum(1)).mean()
+assert torch.allclose(terms["recon"], sq / (2 * C.VAE_DECODER_SIGMA2))
+assert torch.allclose(terms["kl"], kl) and torch.allclose(terms["loss"], terms["recon"] + terms["kl"])
+print({k: round(v.item(), 3) for k, v in terms.items()})
+'''),
+        md(r"""
+## 3. Training
+
+`waelib.experiment.train_model` calls `waelib.train.fit`, the single training loop of the project:
+Adam with the thesis' learning rate $10^{-3}$ and $\beta_1=0.5$ (the thesis' "exponential decay rate"),
+a seeded data order, a per-step log, checkpoints written atomically, and a guard that stops on a NaN
+loss. A run folder `<out_dir>/<model>` holds `config.json` (configuration, hardware, versions, commit),
+`log.jsonl`, `checkpoint.pt` and sample grids; running the cell again resumes from it (or returns at once
+when the run is complete). The same loop runs from a shell:
+`python -m waelib.train --model vae_resnet --dataset synthfaces --image-size 32 --width 0.125 --steps 2000`.
+
+After training, each model is evaluated exactly as in the thesis' chapter 4 (`waelib.evaluate`), and the
+numbers are saved beside the run as `eval.json`, from which notebook 05 builds the tables.
+"""),
+        code(TRAIN_AND_EVALUATE),
+        code(PLOT_CURVES.replace("{keys}", '["loss", "sq_error", "kl"]').replace("{figname}", "nb03_vae_training_curves")),
+        md(r"""
+## 4. Samples and reconstructions
+
+Random samples decode $z\sim\mathcal N(0,I)$. The VAE's KL term pushes *every* posterior $q(z\mid x)$
+towards the prior, so posteriors of different images overlap and the decoder learns to output their
+average: VAE samples and reconstructions are typically **blurry**. That is the weakness the WAE addresses
+(notebooks 02 and 04).
+"""),
+        code(SHOW_SAMPLES.replace("{figname}", "nb03_vae_samples")),
+        code(CHECK_BASELINE),
+        md(r"""
+## Summary
+
+- VAE and VAE-ResNet are built by name from the thesis' layer lists (`waelib.models.build_model`), and their
+  loss is the negative ELBO derived in notebook 01.
+- One training loop trains them; each run folder records its configuration, hardware and metrics.
+- Next: **04_wae_resnet.ipynb** trains the Wasserstein auto-encoders, and **05_thesis_results.ipynb** puts
+  all five models into the thesis' tables.
+"""),
+    ]
+    return notebook(cells)
+
+
+def nb04():
+    cells = [md(r"""
+# 04 · WAE, WAE-MMD and WAE-ResNet — the thesis' proposal
+
+*Thesis §2.2 (the WAE objective), §3 (the ResNet encoder), §4.3.2 and §4.3.4 (the models).*
+
+This is the main notebook of the course. The thesis' claim is that the **Wasserstein auto-encoder**
+(WAE), which only asks the *aggregated* posterior $Q_Z$ to match the prior, produces sharper images than a
+VAE — and that replacing the WAE's plain convolutional encoder by a deep **residual** encoder
+(WAE-ResNet) improves it further, because the skip connections keep a deep encoder trainable.
+
+**What you will learn**
+
+1. the two residual blocks of §3.2 and what the skip connection does to the gradients of a deep network;
+2. the three WAE models: the DCGAN-style WAE with a latent GAN penalty (the thesis' "WAE"), the same
+   networks with the MMD penalty (WAE-MMD, from the WAE paper), and WAE-ResNet;
+3. the WAE-GAN training step of the thesis' Algorithm 2 and the MMD penalty, as code;
+4. how to train them, and how to check that they learned something: random samples that look like faces,
+   and a Fréchet distance far below an untrained model's.
+
+The default profile runs on a CPU in under 10 minutes on the embedded `synthfaces` data at 32×32 with
+narrow networks (`make demo`); `profile="thesis"` is the thesis configuration for a GPU.
+"""),
+        *header("PROFILES", TRAIN_PARAMS.format(models='["wae_gan", "wae_mmd", "wae_resnet"]')),
+        code(TRAIN_SETUP),
+        code(SHOW_REAL),
+        md(r"""
+## 1. Residual blocks (thesis §3.2)
+
+A residual block learns a *correction* $F(X)$ to its input instead of a whole mapping:
+
+$$H(X) = F(X) + X \quad\text{(identity block, §3.2.1)},\qquad H(X) = F(X) + W_s X \quad\text{(conv block, §3.2.2)},$$
+
+where $F$ is 1×1 → 3×3 → 1×1 convolutions with BatchNorm and ReLU, and $W_s$ a strided 1×1 convolution that
+matches the shape of $F(X)$ when the block changes the number of channels or the resolution. If the best
+thing a block can do is nothing, it only has to drive $F$ to zero — for instance by zeroing the scale of its
+last BatchNorm — and it becomes the identity. A plain stack of layers would have to *learn* the identity.
+"""),
+        code('''
+from waelib.blocks import ConvBlock, IdentityBlock, ResNetEncoder, resnet_spatial_sizes
+
+block = IdentityBlock(256, (64, 64, 256))
+torch.nn.init.zeros_(block.bn3.weight)          # F(X) = 0
+x = torch.rand(2, 256, 16, 16)                  # inside the encoder, block inputs are ReLU outputs (>= 0)
+assert torch.equal(block(x), x)
+print("identity block with its last BN scale at zero: H(X) == X exactly")
+
+conv = ConvBlock(256, (128, 128, 512), stride=2)
+print("conv block:", tuple(x.shape), "->", tuple(conv(x).shape), "(W_s:", conv.shortcut[0], ")")
+
+sizes = resnet_spatial_sizes(128)
+assert sizes == (132, 63, 61, 61, 31, 16, 8, 4)
+print("spatial sizes through the thesis' ResNet encoder at 128 px:", " -> ".join(map(str, sizes)),
+      f"-> 4*4*2048 = {4 * 4 * 2048} features into the dense layer")
+'''),
+        md(r"""
+### Why the skip connections help
+
+Back-propagation multiplies one Jacobian per layer. In a deep *plain* network these products can shrink or
+grow geometrically with depth, so the first layers receive gradients of a very different size than the last
+ones. In a residual network the gradient also flows through the identity paths, which add, rather than
+multiply, the blocks' contributions. Below: the gradient norm of every convolution of He et al.'s CIFAR
+networks (the ones of notebook 02b, thesis Figure 2.1) at initialisation, plain vs. residual, at depths 20
+and 56, on one batch of digits.
+"""),
+        code('''
+from waelib import degradation as D
+
+xd, yd, _, _ = D.load_digits_split(seed=P.seed)
+fig, ax = plt.subplots(figsize=(7.5, 3.4))
+ratios = {}
+for depth, ls in ((20, ":"), (56, "-")):
+    for residual, color in ((False, "C3"), (True, "C0")):
+        torch.manual_seed(P.seed)
+        norms = D.layer_gradient_norms(D.CifarResNet(depth, residual=residual), xd[:128], yd[:128])
+        ratios[(depth, residual)] = norms[0] / norms[-1]
+        ax.semilogy(range(1, len(norms) + 1), norms, ls=ls, color=color,
+                    label=f"{'residual' if residual else 'plain'}-{depth}")
+ax.set_xlabel("convolution (input -> output)"); ax.set_ylabel("gradient norm at init"); ax.legend()
+fig.tight_layout(); plt.show()
+for (depth, residual), r in ratios.items():
+    print(f"{'residual' if residual else 'plain':>8}-{depth}: first/last layer gradient ratio {r:10.3g}")
+assert ratios[(56, False)] > 10 * ratios[(56, True)]
+'''),
+        md(r"""
+## 2. The three models
+
+| model | encoder | decoder | penalty on $Q_Z$ | latent |
+|---|---|---|---|---|
+| WAE (`wae_gan`) | 5 × conv 5×5 stride 2 [128…2048], BN, ReLU → dense 64 | dense → 4×4×2048 → 5 × transposed conv 5×5 | GAN: a 4×512 MLP discriminator on $z$ | 64 |
+| WAE-MMD (`wae_mmd`) | as WAE | as WAE | MMD with an inverse multiquadric kernel | 64 |
+| WAE-ResNet (`wae_resnet`) | the ResNet encoder of §3.2 (49 convolutions) | as WAE | GAN, as WAE | 64 |
+
+All use the prior $P_Z=\mathcal N(0,\sigma_z^2 I)$ with $\sigma_z = 1.414$, i.e. $\sigma_z^2=2$, a deterministic
+encoder, and the cost $c(x,y)=\|x-y\|^2$.
+"""),
+        code('''
+for name in P.models:
+    full = build_model(name)
+    small = build_model(name, image_size=data.image_size, width=P.width, latent_dim=P.latent_dim)
+    print(f"{C.THESIS_MODEL_LABELS[name]:<11} thesis size: {count_parameters(full)/1e6:6.1f} M parameters | "
+          f"this run ({data.image_size} px, width {P.width}): {count_parameters(small)/1e6:6.3f} M")
+    del full
+'''),
+        md(r"""
+## 3. The objectives, as code
+
+The WAE minimises $\;\mathbb E\,c(x, G(Q(x))) + \lambda\,\mathcal D_Z(Q_Z, P_Z)$ (notebook 02). `waelib.losses`
+writes each penalty once, and the training loop only calls these functions:
+
+- **GAN (thesis Algorithm 2).** A discriminator $D$ tells prior samples $z\sim P_Z$ from codes
+  $\tilde z = Q(x)$. It ascends $\frac\lambda n\sum_i\log D(z_i)+\log(1-D(\tilde z_i))$
+  (`discriminator_loss`, the negative of it); then the encoder and decoder descend
+  $\frac1n\sum_i c(x_i, G(\tilde z_i)) - \lambda\log D(\tilde z_i)$ (`wae_gan_loss`): one step each per batch.
+- **MMD.** $\mathrm{MMD}^2_k(Q_Z,P_Z)$ with $k(x,y)=\sum_s C_s/(C_s+\|x-y\|^2)$, $C_s = s\cdot 2 d\sigma_z^2$,
+  estimated without bias (`mmd`, `wae_mmd_loss`).
+
+As in the official WAE code, the cost is scaled by 0.05 and $\lambda=1$ (GAN) or $100$ (MMD); the thesis
+does not give $\lambda$ (row 7 of `docs/deviations.md`). A quick check on an untrained encoder: its codes are
+far from the prior, and the MMD says so.
+"""),
+        code('''
+torch.manual_seed(P.seed)
+model = build_model("wae_mmd", image_size=data.image_size, width=P.width, latent_dim=P.latent_dim).eval()
+with torch.no_grad():
+    z_q = model.encode(data.test[:256].float() / 255)
+z_p = model.sample_prior(256)
+z_p2 = model.sample_prior(256)
+print(f"MMD(untrained codes, prior) = {L.mmd(z_q, z_p).item():.4f}   MMD(prior, prior) = {L.mmd(z_p2, z_p).item():.4f}")
+assert L.mmd(z_q, z_p) > 10 * abs(L.mmd(z_p2, z_p))
+logits = torch.tensor([2.0, -1.0])
+print("discriminator loss on logits (prior 2, codes -1):", round(L.discriminator_loss(logits[:1], logits[1:]).item(), 4),
+      "| encoder's adversarial loss:", round(L.encoder_adversarial_loss(logits[1:]).item(), 4))
+'''),
+        md(r"""
+## 4. Training and evaluation
+
+One loop (`waelib.train.fit`) trains all three: for the GAN models two Adam optimisers (auto-encoder
+$3\cdot10^{-4}$, discriminator $10^{-3}$, $\beta_1=0.5$), for WAE-MMD one ($10^{-3}$). Each trained model is
+then evaluated like in the thesis' chapter 4: **random samples** (decoded prior draws) and
+**reconstructions** of held-out images, scored with a Fréchet distance to held-out real images and with the
+thesis' sharpness. Without the Inception weights (no internet here) the Fréchet distance uses a small
+attribute classifier trained on the data set: a *Fréchet classifier distance* (FCD), comparable between our
+models but not with Inception FIDs.
+"""),
+        code(TRAIN_AND_EVALUATE),
+        code(PLOT_CURVES.replace("{keys}", '["recon", "penalty", "disc_loss"]').replace("{figname}", "nb04_wae_training_curves")),
+        md(r"""
+The reconstruction cost falls for all three models. The GAN penalty $-\log D(\tilde z)$ hovers around
+$\log 2\approx0.69$ when the discriminator cannot tell codes from prior samples, and the MMD penalty falls
+towards 0 as $Q_Z$ approaches $P_Z$.
+
+## 5. Samples and reconstructions
+"""),
+        code(SHOW_SAMPLES.replace("{figname}", "nb04_wae_samples")),
+        code(CHECK_BASELINE),
+        md(r"""
+## 6. Did the penalty match $Q_Z$ to the prior?
+
+The WAE never asks an individual code to be random; it asks the *cloud* of codes $Q_Z$ to look like
+$\mathcal N(0, 2I)$. Under the prior, $\|z\|^2/\sigma_z^2$ follows a $\chi^2_{64}$ distribution, so the norms of
+the codes should concentrate around $\sigma_z\sqrt{64}\approx 11.3$.
+"""),
+        code('''
+fig, ax = plt.subplots(figsize=(6.5, 3.2))
+prior_norms = runs[P.models[0]].model.sample_prior(2048, torch.Generator().manual_seed(P.seed)).norm(dim=1)
+ax.hist(prior_norms, bins=40, density=True, histtype="step", color="k", lw=2, label="prior N(0, 2I)")
+for name in P.models:
+    model = runs[name].model
+    with torch.no_grad():
+        codes = torch.cat([model.encode(data.eval_images[i:i + 256].float().div(255).to(next(model.parameters()).device)).cpu()
+                           for i in range(0, len(data.eval_images), 256)])
+    mmd = L.mmd(codes[:512], model.sample_prior(512, torch.Generator().manual_seed(1)).cpu()).item()
+    ax.hist(codes.norm(dim=1), bins=40, density=True, alpha=0.45, label=f"{C.THESIS_MODEL_LABELS[name]} (MMD {mmd:.3f})")
+ax.set_xlabel("||z||"); ax.legend(fontsize=8); fig.tight_layout(); plt.show()
+'''),
+        md(r"""
+## Summary
+
+- A residual block is the identity when its residual branch is switched off, and skip connections keep the
+  gradients of a deep network balanced — the reason the thesis uses a ResNet encoder.
+- WAE, WAE-MMD and WAE-ResNet are built by name, trained by one loop with the objectives of `waelib.losses`,
+  and evaluated with the thesis' protocol; every number printed here is saved beside its run.
+- **05_thesis_results.ipynb** collects these runs (and the VAEs of notebook 03) into the thesis' Tables
+  4.3–4.5 and Figures 4.1–4.3, each beside the thesis' own numbers.
+"""),
+    ]
+    return notebook(cells)
+
+
+def nb05():
+    cells = [md(r"""
+# 05 · The thesis' results, regenerated
+
+*Thesis chapter 4: Tables 4.1–4.5 and Figures 4.1–4.3.*
+
+This notebook trains nothing. It reads the runs that notebooks 03 and 04 saved under `<out_dir>/<model>`
+(with the **same profile**), evaluates nothing it has not already measured, and writes every table and
+figure of chapter 4 into `figures/` — each table as CSV, Markdown and a JSON file recording which runs,
+configuration, hardware, date and commit produced it, with the thesis' own numbers in a column beside
+ours.
+
+**Read the numbers with their context.** With the default profile our models are small (width 0.125) and
+trained for minutes at 32×32 on the synthetic `synthfaces` data, and the Fréchet distance uses an offline
+attribute classifier (FCD) rather than Inception. The thesis trained full-size models for 100 epochs on
+CelebA at 128×128. The *ranking* of the models is the comparable quantity, not the values; the thesis
+profile on a GPU is what reproduces the thesis' setting.
+"""),
+        *header("PROFILES", TRAIN_PARAMS.format(models="list(C.MODEL_NAMES)").replace(
+            'profile = "default"   # smoke | default | thesis (see waelib.profiles)',
+            'from waelib import config as C\nprofile = "default"   # smoke | default | thesis (see waelib.profiles)')),
+        code('''
+import json
+from pathlib import Path
+import matplotlib.pyplot as plt
+import torch
+from waelib import config as C, evaluate as E, experiment as X, figures
+from waelib.utils import run_metadata
+
+figures.use_style()
+found = X.collect_evaluations(P, P.models)
+missing = X.missing_runs(P, P.models)
+for m, nb in missing.items():
+    print(f"missing: {C.THESIS_MODEL_LABELS[m]} has no evaluated run in {X.run_dir(P, m)}; "
+          f"produce it with `papermill {nb} out.ipynb -p profile {P.profile}` (or `make figures`).")
+if not found:
+    raise FileNotFoundError(f"no evaluated runs under {P.out_dir}: run notebooks/03_vae.ipynb and "
+                            f"notebooks/04_wae_resnet.ipynb with profile {P.profile!r} first (or `make figures`).")
+models = [m for m in P.models if m in found]
+evals = {m: found[m]["result"] for m in models}
+run_links = {C.THESIS_MODEL_LABELS[m]: str(X.run_dir(P, m)) for m in models}
+print("runs:", json.dumps(run_links, indent=1))
+'''),
+        md(r"""
+## Table 4.1 — hardware
+
+The thesis trained on a Tesla P100 with 16 GB. Each of our runs records the machine it ran on in its
+`config.json` and `eval.json`.
+"""),
+        code('''
+def machine(meta):
+    hw = meta["hardware"]
+    return hw.get("gpu_name") or f"CPU ({hw.get('processor')}, {hw.get('cpu_count')} cores)"
+
+rows = []
+for m in models:
+    meta = found[m]["metadata"]
+    rows.append({"model": C.THESIS_MODEL_LABELS[m], "thesis": "Tesla P100 16 GB", "ours": machine(meta),
+                 "torch": meta["versions"]["torch"], "date (UTC)": meta["date_utc"], "commit": meta["git_commit"]})
+figures.save_table(rows, "table4_1_hardware", P.figures_dir, caption="Table 4.1: hardware of each run",
+                   meta={"runs": run_links, "profile": P.profile})
+print(figures.markdown_table(list(rows[0]), [list(map(str, r.values())) for r in rows]))
+'''),
+        md(r"""
+## Table 4.2 — the data set
+
+The thesis splits CelebA's 202,599 images at random into 162,079 training and 40,520 test images (not the
+official partition). `waelib.data.thesis_split` reproduces that split (seeded); the embedded `synthfaces`
+data set has 202,599 images by default so that the split applies verbatim, and smaller profiles use the same
+80/20 proportions.
+"""),
+        code('''
+data = X.load_data(P)
+cfg = found[models[0]]["config"]
+rows = [{"quantity": "data set", "thesis": "CelebA (aligned & cropped)", "ours": data.name},
+        {"quantity": "images", "thesis": C.CELEBA_N_IMAGES, "ours": len(data.train) + len(data.test)},
+        {"quantity": "train", "thesis": C.CELEBA_N_TRAIN, "ours": len(data.train)},
+        {"quantity": "test", "thesis": C.CELEBA_N_TEST, "ours": len(data.test)},
+        {"quantity": "FID reference (first half of test)", "thesis": "not stated", "ours": len(data.reference_images)},
+        {"quantity": "image size", "thesis": "128 x 128", "ours": f"{data.image_size} x {data.image_size}"}]
+figures.save_table(rows, "table4_2_dataset", P.figures_dir, caption="Table 4.2: data set and split",
+                   meta={"runs": run_links, "profile": P.profile, "params": dict(P)})
+print(figures.markdown_table(list(rows[0]), [list(map(str, r.values())) for r in rows]))
+'''),
+        md(r"""
+## Tables 4.3–4.5 — sharpness and Fréchet distances
+
+- **Table 4.3**: sharpness of the interpolated images (the real endpoints excluded).
+- **Table 4.4**: Fréchet distance and sharpness of random samples.
+- **Table 4.5**: Fréchet distance and sharpness of reconstructed held-out images, plus their RMSE (seed 003).
+
+Sharpness follows the thesis' definition (§2.5) on a 0–255 pixel scale; a sharper image has a larger value,
+and the "real test images" row shows the value of the data itself. MS-SSIM diversity (seed 003) is the mean
+MS-SSIM of random pairs of samples: lower is more diverse. The WAE-MMD row has no thesis number: the thesis
+did not train it.
+"""),
+        code('''
+extractor = X.feature_extractor(P)
+reference = X.reference_stats(data, extractor)
+real = E.evaluate_real(data.eval_images, extractor=extractor, reference=reference, n=len(data.eval_images), seed=P.seed)
+ev0 = evals[models[0]]
+fid = ev0["samples"]["fid"]
+captions = {
+    "table4_3_interpolation_sharpness": "Table 4.3: sharpness (larger is sharper) of interpolated images",
+    "table4_4_random_samples": f"Table 4.4: {fid['metric']} (smaller is better) and sharpness of {ev0['samples']['n']} random samples",
+    "table4_5_reconstructions": f"Table 4.5: {fid['metric']} and sharpness of {ev0['reconstructions']['n']} reconstructed held-out images",
+}
+notes = [f"Frechet distance: {fid['metric']} with feature extractor '{fid['extractor']}' against {fid['reference']} "
+         f"(n_real={fid['n_real']}); thesis: Inception FID against CelebA test images.",
+         f"Sharpness: {ev0['sharpness_definition']}.",
+         f"Profile '{P.profile}': {data.name}, {data.image_size} px, width {P.width}; runs: {run_links}."]
+tables = {}
+for table in E.TABLES:
+    rows = E.results_table(table, evals, models=models, real=real)
+    tables[table] = rows
+    figures.save_table(rows, table, P.figures_dir, caption=captions[table], notes=notes,
+                       meta={"runs": run_links, "profile": P.profile, "params": dict(P),
+                             "extractor": fid["extractor"], "reference": fid["reference"]})
+    print(captions[table])
+    print(figures.markdown_table(list(rows[0]), [[figures.format_value(v) for v in r.values()] for r in rows]), "\\n")
+'''),
+        md(r"""
+## Figures 4.1–4.3
+
+Each figure is drawn from the trained models of the runs: interpolations between pairs of real held-out
+images (first and last column real, as in the thesis), random samples, and reconstructions.
+"""),
+        code('''
+trained = {m: X.load_trained(P, m) for m in models}
+labels = [C.THESIS_MODEL_LABELS[m] for m in models]
+ia, ib = E.interpolation_pairs(len(data.eval_images), 2, seed=P.seed)
+
+fig, axes = plt.subplots(len(models), 1, figsize=(1.1 * P.interp_steps, 2.3 * len(models)), squeeze=False)
+for ax, m, label in zip(axes[:, 0], models, labels):
+    rows = E.interpolation_rows(trained[m], data.eval_images[ia], data.eval_images[ib], P.interp_steps)
+    figures.show_images(ax, rows.flatten(0, 1), nrow=P.interp_steps, title=label)
+fig.suptitle("Figure 4.1: interpolations (first and last image of each row are real)")
+fig.tight_layout(); figures.save_figure(fig, "fig4_1_interpolations", P.figures_dir); plt.show()
+
+fig, axes = plt.subplots(1, len(models), figsize=(3.3 * len(models), 3.6), squeeze=False)
+for ax, m, label in zip(axes[0], models, labels):
+    figures.show_images(ax, E.generate(trained[m], 36, seed=P.seed), nrow=6, title=label)
+fig.suptitle("Figure 4.2: random samples")
+fig.tight_layout(); figures.save_figure(fig, "fig4_2_random_samples", P.figures_dir); plt.show()
+
+originals = data.eval_images[:10]
+grid = [originals.float() / 255] + [E.reconstruct(trained[m], originals) for m in models]
+fig, ax = plt.subplots(figsize=(11, 1.15 * len(grid) + 0.6))
+figures.show_images(ax, torch.cat(grid), nrow=len(originals))
+ax.set_yticks([(i + 0.5) * (data.image_size + 2) for i in range(len(grid))], ["original"] + labels)
+ax.tick_params(left=False)
+fig.suptitle("Figure 4.3: originals and reconstructions")
+fig.tight_layout(); figures.save_figure(fig, "fig4_3_reconstructions", P.figures_dir); plt.show()
+'''),
+        md(r"""
+## Where the figures came from
+
+`figures/README.md` is rewritten here from the runs' own records: which notebook made each file, with which
+profile, on which machine, at which commit and date.
+"""),
+        code('''
+meta = run_metadata()
+lines = ["# Figures and tables", "",
+         "Regenerated by the project's own runs; nothing here is typed in. "
+         "Rebuild everything with `make figures` (all notebooks, profile `default`).", "",
+         f"- written by `notebooks/05_thesis_results.ipynb`, profile `{P.profile}`, on {meta['date_utc']}",
+         f"- commit `{meta['git_commit']}`; machine: {machine(meta)}; torch {meta['versions']['torch']}",
+         f"- data: {data.name}, {data.image_size} px, {len(data.train)} train / {len(data.test)} held-out images; width {P.width}",
+         f"- Frechet distance: {fid['metric']} with `{fid['extractor']}` against {fid['reference']}", "",
+         "| file | made by | what |", "|---|---|---|",
+         "| fig2_1_degradation | 02b_resnet_degradation | plain vs residual CNNs on digits (thesis Fig. 2.1) |",
+         "| fig2_2_relu, fig2_3_selu | 02b_resnet_degradation | activations (Figs. 2.2, 2.3) |",
+         "| fig3_1_encoder, fig3_2_identity_block, fig3_3_conv_block | 02b_resnet_degradation | drawn from the live `waelib.blocks` modules (Figs. 3.1-3.3) |",
+         "| nb01_*, nb02_* | 01_elbo, 02_wae_objective | the derivations' numerical checks |",
+         "| nb03_*, nb04_* | 03_vae, 04_wae_resnet | training curves, samples, reconstructions |",
+         "| table4_1 ... table4_5, fig4_1 ... fig4_3 | 05_thesis_results | chapter 4, from the runs below |", "",
+         "| model | run | steps | machine | date (UTC) | commit |", "|---|---|---|---|---|---|"]
+for m in models:
+    md_ = found[m]["metadata"]
+    step = trained[m].run_step
+    lines.append(f"| {C.THESIS_MODEL_LABELS[m]} | `{Path(X.run_dir(P, m)).name}` (profile {P.profile}) | {step} | "
+                 f"{machine(md_)} | {md_['date_utc']} | `{md_['git_commit']}` |")
+from waelib.utils import atomic_write_text
+atomic_write_text(Path(P.figures_dir) / "README.md", "\\n".join(lines) + "\\n")
+print("\\n".join(lines))
+'''),
+        md(r"""
+## Summary
+
+Every table and figure of the thesis' chapter 4 is regenerated from saved runs, with the thesis' numbers
+beside ours and the configuration, hardware and commit of each run recorded next to it. To reproduce the
+thesis' own setting, run notebooks 03, 04 and 05 with `-p profile thesis` on a GPU, with CelebA in
+`data/celeba/` and the Inception weights in torch.hub's cache (see the README).
+"""),
+    ]
+    return notebook(cells)
+
+
+NOTEBOOKS = {"01_elbo": nb01, "02_wae_objective": nb02, "02b_resnet_degradation": nb02b,
+             "03_vae": nb03, "04_wae_resnet": nb04, "05_thesis_results": nb05}
 
 
 def main(argv=None) -> int:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 NB_DIR = ROOT / "notebooks"
-PROFILES = ("smoke", "ci", "default", "thesis")
+PROFILES = ("smoke", "default", "thesis")
 
 
 def notebooks(only=None):
@@ -43,7 +43,7 @@ def _value(s: str):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--profile", default="ci", choices=PROFILES)
+    ap.add_argument("--profile", default="default", choices=PROFILES)
     ap.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 01 04")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "notebooks",
                     help="folder for the executed copies (a subfolder per profile)")

@@ -87,3 +87,18 @@ def test_run_degradation_and_plot(data):
     fig = D.plot_degradation(curves, title="t")
     assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 4
     plt.close(fig)
+
+
+def test_layer_gradient_norms_one_per_conv_and_match_autograd():
+    import torch
+    from waelib.degradation import CifarResNet, layer_gradient_norms
+    torch.manual_seed(0)
+    net = CifarResNet(8, residual=True, base_width=4)
+    x, y = torch.randn(6, 1, 8, 8), torch.randint(0, 10, (6,))
+    norms = layer_gradient_norms(net, x, y)
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(norms) == len(convs)
+    loss = torch.nn.functional.cross_entropy(net(x), y)
+    (g,) = torch.autograd.grad(loss, convs[0].weight)
+    assert norms[0] == pytest.approx(g.norm().item(), rel=1e-5)
+    assert all(m.weight.grad is None for m in convs)   # leaves no gradients behind

@@ -42,7 +42,28 @@ EXPECTED_OUTPUTS = {
                     "fig3_2_identity_block.png", "fig3_3_conv_block.png"],
         "out": ["02b_resnet_degradation.json"],
     },
+    "03_vae": {
+        "figures": ["nb03_vae_training_curves.png", "nb03_vae_samples.png"],
+        "out": [f"{m}/{f}" for m in ("vae", "vae_resnet")
+                for f in ("config.json", "log.jsonl", "checkpoint.pt", "eval.json")],
+    },
+    "04_wae_resnet": {
+        "figures": ["nb04_wae_training_curves.png", "nb04_wae_samples.png"],
+        "out": [f"{m}/{f}" for m in ("wae_gan", "wae_mmd", "wae_resnet")
+                for f in ("config.json", "log.jsonl", "checkpoint.pt", "eval.json")],
+    },
+    "05_thesis_results": {
+        "figures": [f"{t}.{ext}" for t in ("table4_1_hardware", "table4_2_dataset",
+                                          "table4_3_interpolation_sharpness",
+                                          "table4_4_random_samples", "table4_5_reconstructions")
+                    for ext in ("csv", "md", "json")]
+                   + [f"{f}.png" for f in ("fig4_1_interpolations", "fig4_2_random_samples",
+                                           "fig4_3_reconstructions")] + ["README.md"],
+    },
 }
+
+#: Notebooks that share one run folder: 05 reads the runs that 03 and 04 write.
+SHARED_RUNS = ("03_vae", "04_wae_resnet", "05_thesis_results")
 
 #: Extra papermill parameters for a notebook's smoke run (besides profile/figures_dir/out_dir).
 SMOKE_PARAMETERS: dict = {}
@@ -111,12 +132,30 @@ def test_one_parameters_cell_with_profile(path):
 # --------------------------------------------------------------------------------------
 # (3) every notebook runs with the smoke profile and writes its outputs
 # --------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def shared_runs(tmp_path_factory):
+    """One run folder for 03, 04 and 05 (in that order: 05 needs the runs of 03 and 04)."""
+    return tmp_path_factory.mktemp("shared_runs")
+
+
+def _ensure_prerequisites(out_dir: Path, tmp_path: Path) -> None:
+    """Run the smoke 03 and 04 into ``out_dir`` when they have not run yet (e.g. ``-k 05``)."""
+    for name in SHARED_RUNS[:-1]:
+        if not all((out_dir / f).is_file() for f in EXPECTED_OUTPUTS[name]["out"]):
+            _execute(NB_DIR / f"{name}.ipynb", tmp_path / f"{name}.pre.ipynb",
+                     {"profile": "smoke", "figures_dir": str(tmp_path / "prefigs"), "out_dir": str(out_dir)})
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=NB_IDS)
-def test_notebook_runs_with_smoke_profile(path, tmp_path):
+def test_notebook_runs_with_smoke_profile(path, tmp_path, shared_runs):
     name = path.stem
     assert name in EXPECTED_OUTPUTS, (f"{name}.ipynb has no entry in EXPECTED_OUTPUTS of "
                                       "tests/test_notebooks.py: list the files its smoke run writes")
     figures_dir, out_dir = tmp_path / "figures", tmp_path / "out"
+    if name in SHARED_RUNS:
+        out_dir = shared_runs
+        if name == SHARED_RUNS[-1]:
+            _ensure_prerequisites(out_dir, tmp_path)
     params = {"profile": "smoke", "figures_dir": str(figures_dir), "out_dir": str(out_dir)}
     params.update(SMOKE_PARAMETERS.get(name, {}))
     _execute(path, tmp_path / f"{name}.out.ipynb", params)
@@ -124,6 +163,14 @@ def test_notebook_runs_with_smoke_profile(path, tmp_path):
     missing = [f"figures/{f}" for f in expected.get("figures", []) if not (figures_dir / f).is_file()]
     missing += [f"out/{f}" for f in expected.get("out", []) if not (out_dir / f).is_file()]
     assert not missing, f"{name}: expected outputs missing after the smoke run: {missing}"
+
+
+def test_results_notebook_names_the_notebooks_that_produce_missing_runs(tmp_path):
+    import papermill as pm
+    with pytest.raises(pm.PapermillExecutionError) as err:
+        _execute(NB_DIR / "05_thesis_results.ipynb", tmp_path / "05.ipynb",
+                 {"profile": "smoke", "figures_dir": str(tmp_path / "f"), "out_dir": str(tmp_path / "empty")})
+    assert "03_vae.ipynb" in str(err.value) and "04_wae_resnet.ipynb" in str(err.value)
 
 
 # --------------------------------------------------------------------------------------
@@ -145,7 +192,7 @@ def _expect_failure(tmp_path, params, *fragments, nb=None):
 
 def test_unknown_profile_fails_with_valid_choices(tmp_path):
     _expect_failure(tmp_path, {"profile": "huge", "out_dir": str(tmp_path)},
-                    "unknown profile 'huge'", "valid profiles: smoke, ci, default, thesis")
+                    "unknown profile 'huge'", "valid profiles: smoke, default, thesis")
 
 
 def test_unknown_parameter_fails_with_valid_names(tmp_path):
@@ -203,7 +250,7 @@ def test_guard_pattern_rejects_bad_dataset_and_model(tmp_path, guard_notebook):
 def test_resolve_params():
     p = profiles.resolve_params("smoke", {"epochs": 2, "seed": None})
     assert p.epochs == 2 and p.steps is None and p.seed == profiles.PROFILES["smoke"]["seed"]
-    with pytest.raises(ValueError, match="valid profiles: smoke, ci, default, thesis"):
+    with pytest.raises(ValueError, match="valid profiles: smoke, default, thesis"):
         profiles.resolve_params("nope", {})
     with pytest.raises(ValueError, match="valid names: profile, .*batch_size"):
         profiles.resolve_params("smoke", {"batchsize": 3})

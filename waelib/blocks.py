@@ -203,7 +203,28 @@ class DCGANEncoder(nn.Module):
         return self.dense(self.features(x))
 
 
-class DCGANDecoder(nn.Module):
+class _ImageDecoder(nn.Module):
+    """Shared tail of both decoders: dense features -> (c0, side, side) -> ``deconv`` -> image."""
+
+    c0: int
+    side: int
+    deconv: nn.Sequential
+
+    @staticmethod
+    def output_layer(c_in: int, kernel: int, stride: int) -> list:
+        """ConvT to 3 channels -> BN -> sigmoid: the thesis' "sigmoid and BatchNormalization",
+        with the BN moved before the sigmoid so that images stay in [0, 1]."""
+        extra = dict(output_padding=1) if stride == 2 else {}
+        return [nn.ConvTranspose2d(c_in, C.IMAGE_CHANNELS, kernel, stride=stride, padding=kernel // 2,
+                                   **extra),
+                nn.BatchNorm2d(C.IMAGE_CHANNELS), nn.Sigmoid()]
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = self.dense(z).view(z.shape[0], self.c0, self.side, self.side)
+        return self.deconv(h)
+
+
+class DCGANDecoder(_ImageDecoder):
     """WAE decoder, §4.3.2: (N, latent_dim) -> (N, 3, S, S) in [0, 1].
 
     Dense(S/32 * S/32 * 2048) -> BN -> ReLU -> reshape, 4 x [ConvT 5x5 stride 2 'same' -> BN ->
@@ -227,14 +248,7 @@ class DCGANDecoder(nn.Module):
             layers += [nn.ConvTranspose2d(c_in, c, kernel, stride=2, padding=pad, output_padding=1),
                        nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
             c_in = c
-        layers += [nn.ConvTranspose2d(c_in, C.IMAGE_CHANNELS, kernel, stride=2, padding=pad,
-                                      output_padding=1),
-                   nn.BatchNorm2d(C.IMAGE_CHANNELS), nn.Sigmoid()]
-        self.deconv = nn.Sequential(*layers)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = self.dense(z).view(z.shape[0], self.c0, self.side, self.side)
-        return self.deconv(h)
+        self.deconv = nn.Sequential(*layers, *self.output_layer(c_in, kernel, stride=2))
 
 
 # --------------------------------------------------------------------------------------
@@ -270,7 +284,7 @@ class VAEEncoder(nn.Module):
         return self.dense(self.features(x))
 
 
-class VAEDecoder(nn.Module):
+class VAEDecoder(_ImageDecoder):
     """VAE decoder, §4.3.1: (N, latent_dim) -> (N, 3, S, S) in [0, 1].
 
     Dense(2048) -> SELU -> BN, Dense(S/32 * S/32 * 512) -> SELU -> reshape,
@@ -297,13 +311,7 @@ class VAEDecoder(nn.Module):
                                           output_padding=1),
                        nn.LeakyReLU(C.VAE_LEAKY_SLOPE, inplace=True), nn.BatchNorm2d(c)]
             c_in = c
-        layers += [nn.ConvTranspose2d(c_in, C.IMAGE_CHANNELS, kernel, stride=1, padding=kernel // 2),
-                   nn.BatchNorm2d(C.IMAGE_CHANNELS), nn.Sigmoid()]
-        self.deconv = nn.Sequential(*layers)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = self.dense(z).view(z.shape[0], self.c0, self.side, self.side)
-        return self.deconv(h)
+        self.deconv = nn.Sequential(*layers, *self.output_layer(c_in, kernel, stride=1))
 
 
 # --------------------------------------------------------------------------------------

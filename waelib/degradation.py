@@ -263,3 +263,24 @@ def plot_degradation(curves: Sequence[Curve], title: Optional[str] = None):
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def layer_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> List[float]:
+    """||dL/dW|| of every convolution weight, input to output, for one cross-entropy batch.
+
+    Args:
+        model: e.g. :class:`CifarResNet`; x: (N, C, H, W); y: (N,) class labels.
+    Returns:
+        one gradient norm per ``nn.Conv2d`` in module order (the stem first).
+
+    The skip connections of a residual net give the gradient a path that bypasses every block,
+    so the first layers receive gradients of the same order as the last ones; in a deep plain
+    net they can shrink (or explode) layer by layer (thesis §2.3, §3.2).
+    """
+    model.zero_grad(set_to_none=True)
+    loss = nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    norms = [m.weight.grad.norm().item() for m in model.modules()
+             if isinstance(m, nn.Conv2d) and m.weight.grad is not None]
+    model.zero_grad(set_to_none=True)
+    return norms

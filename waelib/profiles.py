@@ -7,9 +7,9 @@ the profile"); the chosen ``profile`` fills in the rest:
 profile    meaning
 =========  ==================================================================================
 smoke      tiny, for the tests: every notebook runs in seconds; writes under ``runs/smoke``
-ci         what ``make figures`` / CI can afford: regenerates ``figures/`` on a CPU
 default    a fresh CPU machine on the embedded ``synthfaces`` data (``make demo``: notebook 04
-           finishes in at most 10 minutes on 2 cores)
+           finishes in at most 10 minutes on 2 cores; ``make figures`` regenerates
+           ``figures/`` with it)
 thesis     the thesis configuration: 128 px, full width, 100 epochs, batch 100, CelebA when
            its files are present (else synthfaces), on the GPU when there is one
 =========  ==================================================================================
@@ -55,28 +55,23 @@ from . import config as C
 DATASET_NAMES = ("synthfaces", "celeba", "digits")
 #: ``dataset="auto"``: CelebA when its files are present, otherwise synthfaces.
 DATASET_CHOICES = DATASET_NAMES + ("auto",)
-PROFILE_NAMES = ("smoke", "ci", "default", "thesis")
+PROFILE_NAMES = ("smoke", "default", "thesis")
 
 # --------------------------------------------------------------------------------------
 # The tables
 # --------------------------------------------------------------------------------------
-#: Training notebooks (03_vae, 04_wae_resnet, 05_thesis_results). Paths are relative to
-#: ``notebooks/`` (papermill runs with ``--cwd notebooks``).
+#: Training notebooks (03_vae, 04_wae_resnet, 05_thesis_results). Relative paths are relative
+#: to ``notebooks/`` whatever the working directory (:func:`resolve_paths`).
 PROFILES: Dict[str, Dict[str, Any]] = {
     "smoke": dict(
         seed=0, dataset="synthfaces", data_root="../data", image_size=32, width=0.0625,
         latent_dim=None, epochs=None, steps=2, batch_size=8, device="cpu",
         n_train=32, n_test=16, n_samples=32, n_recon=16, n_interp=2, interp_steps=5,
         fid_features="auto", out_dir="../runs/smoke", figures_dir="../runs/smoke/figures"),
-    "ci": dict(
-        seed=0, dataset="synthfaces", data_root="../data", image_size=32, width=0.125,
-        latent_dim=None, epochs=None, steps=300, batch_size=64, device="auto",
-        n_train=4096, n_test=1024, n_samples=1024, n_recon=1024, n_interp=8, interp_steps=10,
-        fid_features="auto", out_dir="../runs/ci", figures_dir="../figures"),
     "default": dict(
         seed=0, dataset="synthfaces", data_root="../data", image_size=32, width=0.125,
-        latent_dim=None, epochs=None, steps=600, batch_size=64, device="auto",
-        n_train=8192, n_test=2048, n_samples=2048, n_recon=2048, n_interp=8, interp_steps=10,
+        latent_dim=None, epochs=None, steps=2000, batch_size=64, device="auto",
+        n_train=8192, n_test=2048, n_samples=2048, n_recon=1024, n_interp=8, interp_steps=10,
         fid_features="auto", out_dir="../runs/default", figures_dir="../figures"),
     "thesis": dict(
         seed=0, dataset="auto", data_root="../data", image_size=C.IMAGE_SIZE, width=1.0,
@@ -90,8 +85,6 @@ PROFILES: Dict[str, Dict[str, Any]] = {
 TOY_PROFILES: Dict[str, Dict[str, Any]] = {
     "smoke": dict(seed=0, n_mc=20_000, n_repeats=200, n_points=400, device="cpu",
                   out_dir="../runs/smoke", figures_dir="../runs/smoke/figures"),
-    "ci": dict(seed=0, n_mc=200_000, n_repeats=1000, n_points=2000, device="cpu",
-               out_dir="../runs/ci", figures_dir="../figures"),
     "default": dict(seed=0, n_mc=200_000, n_repeats=1000, n_points=2000, device="cpu",
                     out_dir="../runs/default", figures_dir="../figures"),
     "thesis": dict(seed=0, n_mc=1_000_000, n_repeats=4000, n_points=4000, device="cpu",
@@ -104,9 +97,6 @@ DEGRADATION_PROFILES: Dict[str, Dict[str, Any]] = {
     "smoke": dict(seed=0, depths=[8, 14], base_width=4, iterations=6, batch_size=32, lr=0.05,
                   eval_every=3, batch_norm=True, device="cpu", arch_image_size=32,
                   arch_width=0.125, out_dir="../runs/smoke", figures_dir="../runs/smoke/figures"),
-    "ci": dict(seed=0, depths=[20, 56], base_width=16, iterations=300, batch_size=64, lr=0.05,
-               eval_every=15, batch_norm=True, device="cpu", arch_image_size=C.IMAGE_SIZE,
-               arch_width=1.0, out_dir="../runs/ci", figures_dir="../figures"),
     "default": dict(seed=0, depths=[20, 56], base_width=16, iterations=300, batch_size=64,
                     lr=0.05, eval_every=15, batch_norm=True, device="cpu",
                     arch_image_size=C.IMAGE_SIZE, arch_width=1.0, out_dir="../runs/default",
