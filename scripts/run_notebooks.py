@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Run every notebook of the course in order with papermill (``make figures``).
 
-    .venv/bin/python scripts/run_notebooks.py --profile ci          # what make figures runs
+    .venv/bin/python scripts/run_notebooks.py --profile default     # what make figures runs
     .venv/bin/python scripts/run_notebooks.py --profile thesis      # on a GPU machine
     .venv/bin/python scripts/run_notebooks.py --only 01 02b         # a subset, by prefix
     .venv/bin/python scripts/run_notebooks.py -p seed 1             # extra parameters for all

@@ -293,3 +293,17 @@ def test_guard_without_ipython():
               n_points=None, device=None)
     p = profiles.notebook_params(ns, guard, table=profiles.TOY_PROFILES, show=False)
     assert p.seed == 7 and ns["n_mc"] == profiles.TOY_PROFILES["smoke"]["n_mc"]
+
+
+def test_notebooks_match_their_generator():
+    """scripts/build_notebooks.py is where the notebooks are edited: the committed files must be
+    exactly what it writes (run `make notebooks` after changing it)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("build_notebooks", ROOT / "scripts" / "build_notebooks.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    for name, make in mod.NOTEBOOKS.items():
+        committed = _load(NB_DIR / f"{name}.ipynb")
+        generated = make()
+        assert [(c.cell_type, c.source) for c in committed.cells] == \
+               [(c.cell_type, c.source) for c in generated.cells], f"{name}.ipynb differs from scripts/build_notebooks.py"
