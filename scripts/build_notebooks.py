@@ -1477,7 +1477,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import torch
 from waelib import config as C, evaluate as E, experiment as X, figures
-from waelib.utils import run_metadata
+from waelib.utils import atomic_write_json, atomic_write_text, display_path, run_metadata
 
 figures.use_style()
 found = X.collect_evaluations(P, P.models)
@@ -1490,7 +1490,12 @@ if not found:
                             f"notebooks/04_wae_resnet.ipynb with profile {P.profile!r} first (or `make figures`).")
 models = [m for m in P.models if m in found]
 evals = {m: found[m]["result"] for m in models}
-run_links = {C.THESIS_MODEL_LABELS[m]: str(X.run_dir(P, m)) for m in models}
+# The runs' own records (training config.json + eval.json: configuration, seed, hardware, versions,
+# commit, date) are copied beside the tables, because the run folders themselves are not in git.
+records_path = Path(P.figures_dir) / "runs.json"
+atomic_write_json(records_path, X.run_records(P, models))
+run_links = {C.THESIS_MODEL_LABELS[m]: f"{display_path(X.run_dir(P, m))} (record: {display_path(records_path)}#{m})"
+             for m in models}
 print("runs:", json.dumps(run_links, indent=1))
 '''),
         md(r"""
@@ -1625,14 +1630,14 @@ lines = ["# Figures and tables", "",
          "| fig3_1_encoder, fig3_2_identity_block, fig3_3_conv_block | 02b_resnet_degradation | drawn from the live `waelib.blocks` modules (Figs. 3.1-3.3) |",
          "| nb01_*, nb02_* | 01_elbo, 02_wae_objective | the derivations' numerical checks |",
          "| nb03_*, nb04_* | 03_vae, 04_wae_resnet | training curves, samples, reconstructions |",
-         "| table4_1 ... table4_5, fig4_1 ... fig4_3 | 05_thesis_results | chapter 4, from the runs below |", "",
+         "| table4_1 ... table4_5, fig4_1 ... fig4_3 | 05_thesis_results | chapter 4, from the runs below |",
+         "| runs.json | 05_thesis_results | each run's training config.json and eval.json (config, seed, hardware, versions, commit, dates) |", "",
          "| model | run | steps | machine | date (UTC) | commit |", "|---|---|---|---|---|---|"]
 for m in models:
     md_ = found[m]["metadata"]
     step = trained[m].run_step
-    lines.append(f"| {C.THESIS_MODEL_LABELS[m]} | `{Path(X.run_dir(P, m)).name}` (profile {P.profile}) | {step} | "
+    lines.append(f"| {C.THESIS_MODEL_LABELS[m]} | `{display_path(X.run_dir(P, m))}` (record in `runs.json`) | {step} | "
                  f"{machine(md_)} | {md_['date_utc']} | `{md_['git_commit']}` |")
-from waelib.utils import atomic_write_text
 atomic_write_text(Path(P.figures_dir) / "README.md", "\\n".join(lines) + "\\n")
 print("\\n".join(lines))
 '''),

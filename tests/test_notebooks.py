@@ -58,7 +58,7 @@ EXPECTED_OUTPUTS = {
                                           "table4_4_random_samples", "table4_5_reconstructions")
                     for ext in ("csv", "md", "json")]
                    + [f"{f}.png" for f in ("fig4_1_interpolations", "fig4_2_random_samples",
-                                           "fig4_3_reconstructions")] + ["README.md"],
+                                           "fig4_3_reconstructions")] + ["README.md", "runs.json"],
     },
 }
 

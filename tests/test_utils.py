@@ -40,3 +40,22 @@ def test_resolve_device_rejects_missing_cuda():
     with pytest.raises(ValueError, match="no CUDA device"):
         utils.resolve_device("cuda")
     assert utils.resolve_device("auto").type == "cpu"
+
+
+def test_generated_outputs_do_not_make_the_code_dirty(tmp_path):
+    import subprocess
+    repo = tmp_path / "repo"
+    (repo / "figures").mkdir(parents=True)
+    (repo / "code.py").write_text("a = 1\n")
+    (repo / "figures" / "t.json").write_text("{}\n")
+    run = lambda *a: subprocess.run(["git", *a], cwd=repo, check=True, capture_output=True)
+    run("init", "-q"); run("add", "."); run("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x")
+    (repo / "figures" / "t.json").write_text('{"date": 1}\n')
+    assert not utils.git_commit(repo).endswith("-dirty")
+    (repo / "code.py").write_text("a = 2\n")
+    assert utils.git_commit(repo).endswith("-dirty")
+
+
+def test_display_path_is_relative_inside_the_repository(tmp_path):
+    assert utils.display_path(utils.repo_root() / "runs" / "x") == "runs/x"
+    assert utils.display_path(tmp_path) == str(tmp_path.resolve())

@@ -28,6 +28,7 @@ from . import evaluate as E
 from . import metrics as M
 from .data import load_dataset, to_uint8_tensor
 from .models import build_model, check_model_name
+from .utils import display_path
 
 
 @dataclass
@@ -186,6 +187,20 @@ def collect_evaluations(P: Mapping[str, Any], models: Sequence[str] = C.MODEL_NA
         except FileNotFoundError:
             continue
     return found
+
+
+def run_records(P: Mapping[str, Any], models: Sequence[str] = C.MODEL_NAMES) -> Dict[str, Dict[str, Any]]:
+    """``{model: {"run": path, "train": config.json, "evaluation": eval.json}}`` for the evaluated
+    runs: the provenance of every number in the tables (configuration, seed, hardware, versions,
+    commit and date of training and of evaluation), small enough to commit beside them."""
+    import json
+
+    records = {}
+    for m, ev in collect_evaluations(P, models).items():
+        cfg_path = run_dir(P, m) / "config.json"
+        train_cfg = json.loads(cfg_path.read_text()) if cfg_path.is_file() else None
+        records[m] = {"run": display_path(run_dir(P, m)), "train": train_cfg, "evaluation": ev}
+    return records
 
 
 def missing_runs(P: Mapping[str, Any], models: Sequence[str] = C.MODEL_NAMES) -> Dict[str, str]:

@@ -102,15 +102,36 @@ def resolve_device(device: Optional[str] = "auto") -> torch.device:
     return dev
 
 
+def repo_root() -> Path:
+    """The checkout this package lives in (the folder above ``waelib/``)."""
+    return Path(__file__).resolve().parent.parent
+
+
+def display_path(path: PathLike) -> str:
+    """``path`` relative to :func:`repo_root` when it lies inside it (for tables and records
+    that are committed), else the absolute path."""
+    p = Path(path).resolve()
+    try:
+        return str(p.relative_to(repo_root()))
+    except ValueError:
+        return str(p)
+
+
 def git_commit(repo: Optional[PathLike] = None) -> Optional[str]:
-    """The current git commit of ``repo`` (default: this package's checkout), or None."""
-    repo = Path(repo) if repo else Path(__file__).resolve().parent.parent
+    """The current git commit of ``repo`` (default: this package's checkout), or None.
+
+    ``-dirty`` is appended when tracked files other than the generated ``figures/`` and
+    ``results/`` differ from the commit.
+    """
+    repo = Path(repo) if repo else repo_root()
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True,
                              text=True, timeout=5)
         if out.returncode != 0:
             return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+        # Generated outputs (figures/, results/) do not make the code "dirty".
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)figures", ":(exclude)results"],
                                cwd=repo, capture_output=True, text=True, timeout=5).stdout.strip()
         return out.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
