@@ -70,3 +70,18 @@ def test_profile_paths_do_not_depend_on_the_working_directory(cwd, tmp_path, mon
     assert Path(P.out_dir) == (ROOT / "runs" / "default").resolve()
     abs_dir = str(tmp_path / "x")
     assert profiles.resolve_params("default", {"out_dir": abs_dir}).out_dir == abs_dir
+
+
+def test_figures_readme_from_run_records(tmp_path):
+    P = smoke(tmp_path, n_train=32, n_test=16)
+    data = X.load_data(P)
+    run = X.train_model("wae_gan", data, P, progress=False)
+    ext = M.ClassifierFeatures(M.AttributeCNN(n_attr=2, feature_dim=8), name="tiny")
+    X.evaluate_run(run.model, data, P, extractor=ext, reference=X.reference_stats(data, ext))
+    records = X.run_records(P)
+    assert list(records) == ["wae_gan"] and records["wae_gan"]["train"]["total_steps"] == P.steps
+    from waelib.utils import run_metadata
+    text = X.figures_readme(P, records, data, run_metadata())
+    row = next(l for l in text.splitlines() if l.startswith("| WAE |"))
+    assert f"| {P.steps} |" in row and records["wae_gan"]["train"]["metadata"]["date_utc"] in row
+    assert "FCD with `tiny`" in text and "fig3_1_encoder" in text

@@ -64,6 +64,7 @@ from torch import nn
 
 from . import config as C
 from . import losses
+from .data import to_uint8_tensor
 from .models import build_model, check_model_name
 from .utils import (atomic_torch_save, atomic_write_json, resolve_device, run_metadata,
                     seed_everything)
@@ -132,7 +133,6 @@ class TrainConfig:
         sample_every, n_samples (grid of decoded prior samples), checkpoint_every (steps) and
         checkpoint_minutes (wall clock, checked at log syncs; None = off): a checkpoint is
         written when either is due, at the end and on SIGINT/SIGTERM; progress (tqdm bar),
-        num_workers (DataLoader workers used only to materialise a map-style data set once).
     """
 
     model: str = "wae_resnet"
@@ -168,7 +168,6 @@ class TrainConfig:
     checkpoint_every: int = 5000
     checkpoint_minutes: Optional[float] = 15.0
     progress: bool = True
-    num_workers: int = 0
 
     # ---- construction -----------------------------------------------------------------
     @classmethod
@@ -315,10 +314,10 @@ def check_image_shape(shape: Sequence[int], image_size: int, model_name: str,
         f"matches the data, or load the data set at image_size={image_size}.")
 
 
-def _materialise(dataset, num_workers: int = 0, device: Optional[torch.device] = None,
+def _materialise(dataset, device: Optional[torch.device] = None,
                  progress: bool = False) -> torch.Tensor:
-    """The whole data set as one (N, 3, S, S) tensor: uint8 when possible (a float tensor given
-    directly is kept as float so that, e.g., NaN pixels survive)."""
+    """The whole data set as one (N, 3, S, S) tensor: uint8 via :func:`waelib.data.to_uint8_tensor`
+    (a float tensor given directly is kept as float so that, e.g., NaN pixels survive)."""
     if isinstance(dataset, torch.Tensor):
         return dataset
     for attr in ("images", "tensors", "data"):  # TensorImageDataset / TensorDataset-like
@@ -327,24 +326,8 @@ def _materialise(dataset, num_workers: int = 0, device: Optional[torch.device] =
             t = t[0]
         if isinstance(t, torch.Tensor) and t.dim() == 4 and len(t) == len(dataset):
             return t
-    try:
-        from . import data as _data
-        if hasattr(_data, "to_uint8_tensor"):
-            kw = {"progress": progress}
-            if device is not None:
-                kw["device"] = device   # synthfaces renders straight onto the GPU
-            return _data.to_uint8_tensor(dataset, **kw)
-    except ImportError:  # pragma: no cover - data module not present
-        pass
-    loader = torch.utils.data.DataLoader(dataset, batch_size=256, shuffle=False,
-                                         num_workers=num_workers)
-    chunks = []
-    for batch in loader:
-        x = batch[0] if isinstance(batch, (tuple, list)) else batch
-        if x.dtype != torch.uint8:
-            x = (x.clamp(0, 1) * 255).round().to(torch.uint8)
-        chunks.append(x)
-    return torch.cat(chunks)
+    # synthfaces renders straight onto the GPU when ``device`` is CUDA
+    return to_uint8_tensor(dataset, progress=progress, device=device)
 
 
 def _load_named_dataset(cfg: TrainConfig):
@@ -693,7 +676,7 @@ def fit(model_name: Optional[str] = None, dataset: Any = None,
         desc = f"the given data set ({type(dataset).__name__})"
     first_shape = dataset.shape[1:] if isinstance(dataset, torch.Tensor) else _first_image(dataset).shape
     check_image_shape(first_shape, cfg.image_size, cfg.model, desc)
-    data = _materialise(dataset, cfg.num_workers, device if cfg.data_on_device else None,
+    data = _materialise(dataset, device if cfg.data_on_device else None,
                         progress=cfg.progress and rank == 0)
     check_image_shape(data.shape[1:], cfg.image_size, cfg.model, desc)
     n_items = len(data)
