@@ -28,7 +28,7 @@ test: $(STAMP)
 	@set +e; $(PY) -m pytest -q --timeout=900; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "ERROR: pytest collected no tests"; exit 1; fi; exit $$rc
 
-## Regenerate figures/ by running every notebook in order (profile "default", CPU, ~20 min on 2 cores).
+## Regenerate figures/ by running every notebook in order (profile "default", CPU, ~11 min on 2 cores).
 figures: $(STAMP)
 	$(PY) scripts/run_notebooks.py --profile default
 
