@@ -500,3 +500,14 @@ def test_celeba_cache_collects_all_corrupt_images_and_writes_nothing(celeba_root
     (folder / "000009.jpg").unlink()
     with pytest.raises(FileNotFoundError, match="000009.jpg"):
         data.build_celeba_cache(celeba_root, 32, 140, progress=False)
+
+
+def test_thesis_splits_name_the_random_80_20_split_of_every_data_set():
+    assert data.thesis_splits("celeba") == ("thesis_train", "thesis_test")
+    assert data.thesis_splits("synthfaces") == ("train", "test")
+    # for synthfaces the plain names are the thesis split itself
+    a = data.load_dataset("synthfaces", split="train", image_size=32, n=50)
+    b = data.load_dataset("synthfaces", split="thesis_train", image_size=32, n=50)
+    assert len(a) == len(b) and torch.equal(a[3][0], b[3][0])
+    with pytest.raises(ValueError, match="synthfaces"):
+        data.thesis_splits("mnist")

@@ -45,7 +45,7 @@ PathLike = Union[str, os.PathLike]
 
 __all__ = [
     "DATASETS", "load_dataset", "thesis_split", "thesis_n_train", "to_uint8_tensor",
-    "TensorImageDataset", "validate_images", "check_image_batch", "SynthFaces", "CelebA",
+    "TensorImageDataset", "thesis_splits", "validate_images", "check_image_batch", "SynthFaces", "CelebA",
     "Digits", "CorruptImageError", "build_celeba_cache", "celeba_cache_path",
     "celeba_instructions", "read_celeba_partition", "read_celeba_attributes",
     "synthfaces_params", "render_synthfaces", "render_synthfaces_params",
@@ -1178,6 +1178,17 @@ _OPTIONS = {"synthfaces": ("n", "seed", "split_seed"),
             "celeba": ("crop", "cache", "download", "split_seed", "progress"),
             "digits": ("split_seed",)}
 _SPLITS = {"synthfaces": SYNTHFACES_SPLITS, "celeba": CELEBA_SPLITS, "digits": DIGITS_SPLITS}
+
+
+def thesis_splits(name: str) -> Tuple[str, str]:
+    """The (train, test) split names that follow the thesis for data set ``name`` (§4.2).
+
+    CelebA's ``"train"``/``"test"`` are its official partitions, so the thesis' random 80/20
+    split is ``"thesis_train"``/``"thesis_test"``; for synthfaces ``"train"``/``"test"`` already
+    are that split, and digits has its own seeded 80/20 split.
+    """
+    _check_choice(name, DATASETS, "data set")
+    return ("thesis_train", "thesis_test") if name == "celeba" else ("train", "test")
 
 
 def load_dataset(name: str, *, root: PathLike = "data", split: str = "train",

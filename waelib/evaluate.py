@@ -27,10 +27,6 @@ SHARPNESS_DEFINITION = ("thesis §2.5: grey (BT.601), central-difference gradien
                         "mean over the image, pixels on a 0-255 scale (waelib.metrics.sharpness)")
 
 
-def _as_float(x: torch.Tensor) -> torch.Tensor:
-    return x.float().div(255.0) if x.dtype == torch.uint8 else x.float()
-
-
 def _model_device(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device
 
@@ -54,7 +50,7 @@ def reconstruct(model, images: Images, *, batch_size: int = 256) -> Images:
     """decode(encode(x)) for (N, 3, S, S) images (uint8 or float): float32 CPU (N, 3, S, S)."""
     model.eval()
     dev = _model_device(model)
-    return torch.cat([model.reconstruct(_as_float(images[i:i + batch_size]).to(dev)).float().cpu()
+    return torch.cat([model.reconstruct(M.to_float_images(images[i:i + batch_size]).to(dev)).float().cpu()
                       for i in range(0, len(images), batch_size)])
 
 
@@ -71,7 +67,7 @@ def interpolation_rows(model, images_a: Images, images_b: Images,
         raise ValueError(f"steps must be at least 3 (two real images and one interpolation), got {steps}")
     model.eval()
     dev = _model_device(model)
-    a, b = _as_float(images_a).to(dev), _as_float(images_b).to(dev)
+    a, b = M.to_float_images(images_a).to(dev), M.to_float_images(images_b).to(dev)
     za, zb = model.encode(a), model.encode(b)
     t = torch.linspace(0, 1, steps, device=dev)[1:-1]
     z = (1 - t)[None, :, None] * za[:, None] + t[None, :, None] * zb[:, None]
@@ -134,7 +130,7 @@ def evaluate_model(model, test_images: Images, *, extractor, reference: M.Featur
                               "fid": _fid_entry(recon, ext, reference, batch_size, device),
                               "sharpness": M.sharpness(recon).mean().item(),
                               "laplacian_sharpness": M.laplacian_sharpness(recon).mean().item(),
-                              "rmse": M.rmse(_as_float(real), recon).mean().item()}
+                              "rmse": M.rmse(M.to_float_images(real), recon).mean().item()}
     del recon
 
     pairs = min(n_interp_pairs, len(test_images) // 2)
@@ -155,7 +151,7 @@ def evaluate_real(test_images: Images, *, extractor, reference: M.FeatureStats, 
     reconstructions; with a reference set computed from other images, its FID is the
     real-vs-real floor.
     """
-    real = _as_float(test_images[-n:])
+    real = M.to_float_images(test_images[-n:])
     return {"n": len(real), "fid": _fid_entry(real, extractor, reference, batch_size, device),
             "sharpness": M.sharpness(real).mean().item(),
             "laplacian_sharpness": M.laplacian_sharpness(real).mean().item(),

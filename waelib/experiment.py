@@ -26,7 +26,7 @@ import torch
 from . import config as C
 from . import evaluate as E
 from . import metrics as M
-from .data import load_dataset, to_uint8_tensor
+from .data import load_dataset, thesis_splits, to_uint8_tensor
 from .models import build_model, check_model_name
 from .utils import display_path
 
@@ -57,10 +57,6 @@ class ExperimentData:
         return self.test[len(self.test) // 2:]
 
 
-def _splits(dataset: str):
-    return ("thesis_train", "thesis_test") if dataset == "celeba" else ("train", "test")
-
-
 def load_data(P: Mapping[str, Any]) -> ExperimentData:
     """Train set and held-out images for parameters ``P`` (dataset, data_root, image_size,
     n_train, n_test; None = the whole split).
@@ -70,7 +66,7 @@ def load_data(P: Mapping[str, Any]) -> ExperimentData:
     """
     name, size, root = P["dataset"], int(P["image_size"]), P.get("data_root", "data")
     n_train, n_test = P.get("n_train"), P.get("n_test")
-    train_split, test_split = _splits(name)
+    train_split, test_split = thesis_splits(name)
     options: Dict[str, Any] = {}
     if name == "synthfaces" and n_train is not None:
         total = int(n_train) + int(n_test or max(2, n_train // 4))
@@ -130,7 +126,7 @@ def feature_extractor(P: Mapping[str, Any]) -> M.FeatureExtractor:
 def reference_stats(data: ExperimentData, extractor: M.FeatureExtractor, *,
                     batch_size: int = 256, device=None) -> M.FeatureStats:
     """Feature statistics of :attr:`ExperimentData.reference_images` (the FID reference)."""
-    test_split = _splits(data.name)[1]
+    test_split = thesis_splits(data.name)[1]
     label = f"{data.name}/{test_split}@{data.image_size}px[first {len(data.reference_images)}]"
     return M.compute_statistics(data.reference_images, extractor, batch_size=batch_size,
                                 device=device or "auto", label=label)

@@ -45,6 +45,7 @@ from waelib.utils import atomic_write_bytes, resolve_device
 ArrayLike = Union[np.ndarray, torch.Tensor]
 
 __all__ = [
+    "to_float_images",
     # Fréchet distance and FID
     "frechet_distance", "FeatureStats", "FIDResult", "compute_features", "compute_statistics",
     "fid", "fid_from_stats", "reference_statistics", "fid_floor",
@@ -237,7 +238,7 @@ class InceptionFeatures(FeatureExtractor):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """``(N, 3, H, W)`` in ``[0, 1]`` → ``(N, 2048)`` pool3 features."""
-        x = _to_float_images(images)
+        x = to_float_images(images)
         x = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
         x = 2.0 * x - 1.0
         return self.blocks(x).flatten(1)
@@ -312,7 +313,7 @@ class ClassifierFeatures(FeatureExtractor):
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         """float/uint8 ``(N, 3, H, W)`` → ``(N, 3, 64, 64)`` in ``[-1, 1]``."""
-        x = _to_float_images(images)
+        x = to_float_images(images)
         if x.shape[-2:] != (self.input_size, self.input_size):
             x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear",
                               align_corners=False, antialias=x.shape[-1] > self.input_size)
@@ -392,7 +393,7 @@ def load_feature_extractor(name: str, *, path: Optional[Union[str, Path]] = None
 # =====================================================================================
 # Image sources → batches → features → statistics
 # =====================================================================================
-def _to_float_images(images: Union[torch.Tensor, np.ndarray]) -> torch.Tensor:
+def to_float_images(images: Union[torch.Tensor, np.ndarray]) -> torch.Tensor:
     """uint8 (0-255) or float (0-1) images → float32 tensor ``(N, C, H, W)``."""
     x = torch.as_tensor(images)
     if x.dim() == 3:
@@ -408,7 +409,7 @@ def _first(batch: Any) -> torch.Tensor:
     """A batch may be a tensor or a (images, targets) tuple/list."""
     if isinstance(batch, (tuple, list)):
         batch = batch[0]
-    return _to_float_images(batch)
+    return to_float_images(batch)
 
 
 def _uint8_fast_path(dataset: Any) -> Tuple[Any, Optional[np.ndarray]]:
@@ -435,14 +436,14 @@ def _iter_batches(source: Any, *, n: Optional[int], batch_size: int) -> Iterator
     if isinstance(source, (torch.Tensor, np.ndarray)):
         total = len(source) if n is None else min(n, len(source))
         for i in range(0, total, batch_size):
-            yield _to_float_images(source[i:min(i + batch_size, total)])
+            yield to_float_images(source[i:min(i + batch_size, total)])
         return
     if isinstance(source, Dataset) and hasattr(source, "__len__"):
         total = len(source) if n is None else min(n, len(source))
         base, positions = _uint8_fast_path(source)
         if base is not None:  # batch rendering/decoding (waelib.data's ``uint8_batch``)
             for i in range(0, total, batch_size):
-                yield _to_float_images(base.uint8_batch(positions[i:min(i + batch_size, total)]))
+                yield to_float_images(base.uint8_batch(positions[i:min(i + batch_size, total)]))
             return
         if total < len(source):
             source = torch.utils.data.Subset(source, range(total))
@@ -757,8 +758,8 @@ def rmse(x: torch.Tensor, x_hat: torch.Tensor, scale: float = 255.0) -> torch.Te
     a 0-255 pixel scale, hence ``scale=255`` by default (``scale=1`` for the [0, 1] scale).
     Average over images for the seed's "average of the RMSE".
     """
-    a = _to_float_images(x).to(torch.float64)
-    b = _to_float_images(x_hat).to(device=a.device, dtype=torch.float64)
+    a = to_float_images(x).to(torch.float64)
+    b = to_float_images(x_hat).to(device=a.device, dtype=torch.float64)
     if a.shape != b.shape:
         raise ValueError(f"shape mismatch {tuple(a.shape)} vs {tuple(b.shape)}")
     return ((a - b) * scale).pow(2).flatten(1).mean(1).sqrt()
@@ -819,8 +820,8 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor, *, data_range: float = 1.0,
     ``pytorch_msssim.ms_ssim(..., size_average=False)`` (tested). At 32 px the last scale is
     2 px with a 1-px window, where only the luminance term is informative.
     """
-    x = _to_float_images(x)
-    y = _to_float_images(y).to(x.device)
+    x = to_float_images(x)
+    y = to_float_images(y).to(x.device)
     if x.shape != y.shape:
         raise ValueError(f"shape mismatch {tuple(x.shape)} vs {tuple(y.shape)}")
     levels = len(weights)
@@ -849,7 +850,7 @@ def ms_ssim_diversity(samples: torch.Tensor, n_pairs: int = 1000, *,
     """Mean MS-SSIM over ``n_pairs`` random pairs of distinct samples (SPEC §4, seed 003):
     **lower is more diverse**. Pairs ``(i, j)``, ``i ≠ j``, are drawn uniformly with
     ``generator``. Images ``(N, 3, H, W)`` in ``[0, 1]``; see :func:`ms_ssim` for small sizes."""
-    x = _to_float_images(samples)
+    x = to_float_images(samples)
     n = len(x)
     if n < 2:
         raise ValueError("need at least 2 samples")

@@ -344,8 +344,8 @@ def _load_named_dataset(cfg: TrainConfig):
     from . import data as _data
     opts = dict(cfg.dataset_options)
     split = cfg.split
-    if split is None and cfg.dataset == "celeba":
-        split = "thesis_train"          # the thesis' random 80/20 split (§4.2), not the official one
+    if split is None and cfg.dataset in _data.DATASETS:
+        split = _data.thesis_splits(cfg.dataset)[0]   # the thesis' random 80/20 split (§4.2)
     if split is not None:
         opts["split"] = split
     if cfg.n is None:
