@@ -8,7 +8,7 @@ STAMP := $(VENV)/.waelib-installed
 export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
-.PHONY: demo test figures lab bench bench-gpu bench-metrics notebooks clean-venv
+.PHONY: demo test figures lab bench bench-gpu bench-metrics notebooks lint claims claims-render clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,10 +32,23 @@ test: $(STAMP)
 figures: $(STAMP)
 	$(PY) scripts/run_notebooks.py --profile default
 
-## Regenerate the notebooks from scripts/build_notebooks.py (stored without outputs).
+## Sync each notebook pair (notebooks/NN_name.py <-> .ipynb, jupytext.toml), then strip the .ipynb.
 notebooks: $(STAMP)
-	$(PY) scripts/build_notebooks.py
+	$(VENV)/bin/jupytext --sync $(sort $(wildcard notebooks/[0-9]*.py notebooks/[0-9]*.ipynb))
 	$(PY) scripts/strip_notebooks.py
+
+## Lint the library, tests, scripts and notebook sources (ruff, configured in pyproject.toml).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+## The pre-registered claims study (docs/claims.md): resumable, skips finished runs, about 4 h on
+## 2 CPU cores; commits nothing by itself. Results: results/claims/, tables: figures/claims*.
+claims: $(STAMP)
+	$(PY) -m waelib.study --sensitivity --scale primary --scale second --threads 2
+
+## Re-render the study's tables and figures from results/claims/ (no training).
+claims-render: $(STAMP)
+	$(PY) -m waelib.study --render
 
 ## Open the course in JupyterLab.
 lab: $(STAMP)

@@ -11,6 +11,10 @@ figures and tables to ``figures/`` (their profile's ``figures_dir``; ``--figures
 it). Notebooks run with ``notebooks/`` as the working directory, the ``python3`` kernel, and
 ``MPLBACKEND=Agg``. The first failure stops the run (exit code 1) and names the notebook and
 its executed copy, whose failing cell shows the error.
+
+Papermill runs the ``.ipynb`` side of each jupytext pair (``notebooks/NN_name.py`` +
+``NN_name.ipynb``); a pair whose cells differ stops the run before anything executes, with the
+fix: ``make notebooks``.
 """
 from __future__ import annotations
 
@@ -30,6 +34,17 @@ def notebooks(only=None):
     if only:
         nbs = [p for p in nbs if any(p.name.startswith(o) for o in only)]
     return nbs
+
+
+def out_of_sync(nbs):
+    """The notebooks whose paired ``.py`` (jupytext py:percent) holds other cells than the .ipynb."""
+    import jupytext
+
+    def cells(path):
+        return [(c.cell_type, c.source) for c in jupytext.read(str(path)).cells]
+
+    return [nb for nb in nbs if nb.with_suffix(".py").is_file()
+            and cells(nb) != cells(nb.with_suffix(".py"))]
 
 
 def _value(s: str):
@@ -60,6 +75,11 @@ def main(argv=None) -> int:
     nbs = notebooks(args.only)
     if not nbs:
         print("no notebooks found", file=sys.stderr)
+        return 1
+    stale = out_of_sync(nbs)
+    if stale:
+        print("notebook pairs out of sync (the .py and the .ipynb differ): "
+              + ", ".join(p.name for p in stale) + "; run `make notebooks` first", file=sys.stderr)
         return 1
     out_dir = args.out / args.profile
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -11,8 +11,9 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from waelib import data
+from waelib import data, profiles, utils
 from waelib.config import CELEBA_N_IMAGES, CELEBA_N_TEST, CELEBA_N_TRAIN
+from waelib.data import synthfaces_render as render
 
 
 # ---------------------------------------------------------------------------------------
@@ -52,7 +53,7 @@ def test_load_dataset_rejects_bad_arguments_with_choices():
         data.load_dataset("digits", image_size=64.0)
     with pytest.raises(ValueError, match="thesis_train.*valid"):
         data.load_dataset("celeba", split="validation")
-    with pytest.raises(ValueError, match="'train', 'test', 'all'"):
+    with pytest.raises(ValueError, match="valid choices: train, test, all"):
         data.load_dataset("digits", split="valid")
     with pytest.raises(TypeError, match="crop"):
         data.load_dataset("synthfaces", crop=140)
@@ -70,6 +71,90 @@ def test_validate_images_messages():
         data.validate_images(x.mul(255).to(torch.uint8), image_size=32)
     with pytest.raises(ValueError, match="got \\(3, 32, 32\\)"):
         data.validate_images(x[0], image_size=32)
+
+
+def test_image_shape_rule_is_shared_by_the_data_set_and_the_batch_checks():
+    data.check_image_shape((3, 32, 32), 32, "wae_gan")       # fine: returns None
+    with pytest.raises(ValueError, match=r"expects \(channels, height, width\) = \(3, 32, 32\)"):
+        data.check_image_shape((32, 32), 32, "wae_gan")
+    with pytest.raises(ValueError, match="1-channel images.*Convert the images to RGB"):
+        data.check_image_shape((1, 32, 32), 32, "wae_gan", "digits")
+    with pytest.raises(ValueError, match=r"pass image_size=64 \(--image-size 64\)"):
+        data.check_image_shape((3, 64, 64), 32, "wae_gan")
+    for shape in [(3, 32, 32), (1, 32, 32), (3, 64, 64), (32, 32, 3)]:
+        batch_ok = data.common._image_shape_mismatch(shape, 32) is None
+        try:
+            data.validate_images(torch.zeros((2,) + shape), image_size=32)
+            assert batch_ok
+        except ValueError:
+            assert not batch_ok
+
+
+def test_one_source_for_names_splits_and_choices():
+    assert profiles.DATASET_NAMES is data.DATASET_NAMES == data.DATASETS
+    assert profiles.DATASET_CHOICES == data.DATASET_NAMES + ("auto",)
+    assert data.thesis_split is data.thesis_split_indices
+    assert data.thesis_splits is data.thesis_split_names
+    assert profiles.check_choice is utils.check_choice
+    with pytest.raises(ValueError, match="unknown data set 'mnist'; valid choices: synthfaces, "
+                                         "celeba, digits"):
+        data.thesis_split_names("mnist")
+
+
+def test_celeba_available_looks_for_the_image_folder_load_dataset_reads(tmp_path):
+    """Only <root>/celeba/img_align_celeba counts: <root>/img_align_celeba is a folder
+    load_dataset("celeba", root=...) does not read (issue 11, item 14)."""
+    assert not data.celeba_available(tmp_path)
+    (tmp_path / "a" / "celeba" / "img_align_celeba").mkdir(parents=True)
+    (tmp_path / "b" / "img_align_celeba").mkdir(parents=True)
+    assert data.celeba_available(tmp_path / "a") and not data.celeba_available(tmp_path / "b")
+    assert profiles.celeba_available is data.celeba_available
+
+
+def test_channels_last_images_get_the_permute_hint():
+    """An (N, H, W, 3) tensor used to be reported as 32-channel images with the hint to repeat
+    a grey channel; the fix is a permute (issue 11, item 11)."""
+    for shape, fix in [((32, 32, 3), "x.permute(0, 3, 1, 2)"),
+                       ((32, 32, 1), "x.permute(0, 3, 1, 2).repeat(1, 3, 1, 1)")]:
+        with pytest.raises(ValueError) as e:
+            data.check_image_shape(shape, 32, "wae_gan")
+        msg = str(e.value)
+        assert "channels-last" in msg and fix in msg and "grey" not in msg
+    with pytest.raises(ValueError, match=r"permute with x\.permute\(0, 3, 1, 2\)"):
+        data.validate_images(torch.zeros(2, 32, 32, 3), image_size=32)
+    with pytest.raises(ValueError, match="grey"):            # really one channel, channels-first
+        data.check_image_shape((1, 32, 32), 32, "wae_gan")
+
+
+def test_float_images_outside_0_1_are_refused_naming_the_fix():
+    x = torch.rand(4, 3, 8, 8)
+    data.check_image_range(x)                                 # fine
+    data.check_image_range((x * 255).to(torch.uint8))         # uint8: not checked
+    nan = x.clone()
+    nan[0, 0, 0, 0] = float("nan")
+    data.check_image_range(nan)                               # NaN pixels: the NaN guard's job
+    with pytest.raises(ValueError, match=r"my set .*values in \[[\d.]+, 25[\d.]+\].*divide by 255.*uint8"):
+        data.check_image_range(x * 255, "my set")
+    with pytest.raises(ValueError, match=r"\(x \+ 1\) / 2"):
+        data.check_image_range(x * 2 - 1)
+    with pytest.raises(ValueError, match="image 1 of the data set"):   # item by item
+        data.to_uint8_tensor([(x[0], 0), (x[1] * 255, 0)])
+    assert data.to_uint8_tensor([x[0], x[1]]).shape == (2, 3, 8, 8)   # bare images work too
+
+
+def test_progress_bars_are_compact_without_a_terminal(monkeypatch):
+    """tqdm.auto printed hundreds of text bars in executed notebooks ("IProgress not found"):
+    with ipywidgets a kernel gets the widget bar; headless output refreshes once a minute."""
+    from waelib.data import common
+    bar = data.progress_bar(range(3), disable=False)           # pytest: stderr is not a TTY
+    assert common._progress_mode() == "headless" and bar.mininterval >= 60
+    bar.close()
+
+    class Kernel:
+        config = {"IPKernelApp": {}}
+    import IPython
+    monkeypatch.setattr(IPython, "get_ipython", lambda: Kernel())
+    assert common._progress_mode() == "widget"
 
 
 # ---------------------------------------------------------------------------------------
@@ -142,10 +227,10 @@ def _extreme_params(ids):
     n = len(ids)
     corners = np.array([[sx, sy, ss, st] for sx in (-1, 1) for sy in (0, 1) for ss in (0, 1)
                         for st in (-1, 1)], dtype=float)[np.arange(n) % 16]
-    p["pos_x"] = corners[:, 0] * data._POS_X_MAX
-    p["pos_y"] = np.where(corners[:, 1] > 0, data._POS_Y_RANGE[1], data._POS_Y_RANGE[0])
-    p["scale"] = np.where(corners[:, 2] > 0, data._SCALE_RANGE[1], data._SCALE_RANGE[0])
-    p["tilt"] = corners[:, 3] * data._TILT_MAX
+    p["pos_x"] = corners[:, 0] * render._POS_X_MAX
+    p["pos_y"] = np.where(corners[:, 1] > 0, render._POS_Y_RANGE[1], render._POS_Y_RANGE[0])
+    p["scale"] = np.where(corners[:, 2] > 0, render._SCALE_RANGE[1], render._SCALE_RANGE[0])
+    p["tilt"] = corners[:, 3] * render._TILT_MAX
     for k in ("Smiling", "Mouth_Slightly_Open", "Eyeglasses", "Heavy_Makeup", "Wearing_Lipstick"):
         p[k] = np.ones(n)
     for k in list(p):
@@ -162,13 +247,13 @@ def test_feature_window_never_clips_a_feature(size):
     rnd = data.synthfaces_params(np.arange(1000, 1016))
     p = {k: np.concatenate([v, rnd[k]]) for k, v in p.items()}
     r = {k: torch.as_tensor(np.ascontiguousarray(v, dtype=np.float32))
-         for k, v in data._synthfaces_render_inputs(p).items()}
-    tex = data._noise_texture(torch.device("cpu"))
-    with data._single_threaded(torch.device("cpu")), torch.inference_mode():
-        win = data._render_chunk(r, size, tex, window=True)
-        full = data._render_chunk(r, size, tex, window=False)
+         for k, v in render._synthfaces_render_inputs(p).items()}
+    tex = render._noise_texture(torch.device("cpu"))
+    with render._single_threaded(torch.device("cpu")), torch.inference_mode():
+        win = render._render_chunk(r, size, tex, window=True)
+        full = render._render_chunk(r, size, tex, window=False)
     assert torch.equal(win, full)
-    r0, r1, c0, c1 = data._feature_window(size)
+    r0, r1, c0, c1 = render._feature_window(size)
     assert (r1 - r0) * (c1 - c0) < size * size  # the window really is smaller
 
 
@@ -234,7 +319,7 @@ def test_factors_move_the_face_and_recolour_background():
     p = data.synthfaces_params(np.arange(2))
     p.update(pos_x=np.zeros(2), tilt=np.zeros(2))
     q = {k: v.copy() for k, v in p.items()}
-    q["pos_x"] = np.full(2, data._POS_X_MAX)
+    q["pos_x"] = np.full(2, render._POS_X_MAX)
     a, b = (data.render_synthfaces_params(d, 64).float() for d in (p, q))
     # the face moved right: the left-right brightness profile of the centre rows shifts
     prof_a = a[:, :, 20:50].mean((1, 2))
@@ -415,6 +500,7 @@ def test_celeba_missing_files_explain_where_to_put_them(tmp_path, celeba_root):
     assert str(tmp_path / "nowhere" / "celeba" / "img_align_celeba") in msg
     assert "000001.jpg" in msg and "list_eval_partition.txt" in msg and "list_attr_celeba.txt" in msg
     assert "download=True" in msg and "Align&Cropped" in msg
+    assert "--download" in msg and "--dataset synthfaces" in msg     # command-line terms too
     (celeba_root / "celeba" / "list_attr_celeba.txt").unlink()
     with pytest.raises(FileNotFoundError, match="list_attr_celeba.txt"):
         data.CelebA(celeba_root, "all", 32)

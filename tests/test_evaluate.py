@@ -64,17 +64,27 @@ def test_interpolation_pairs_are_disjoint():
 def test_evaluate_model_and_tables(model, extractor, tmp_path):
     test_images = (torch.rand(40, 3, 32, 32) * 255).to(torch.uint8)
     ref = M.compute_statistics(test_images[20:], extractor, label="fake-test-set")
-    ev = E.evaluate_model(model, test_images, extractor=extractor, reference=ref, n_samples=30,
-                          n_recon=20, n_interp_pairs=4, steps=5, n_diversity_pairs=10)
+    ev = E.evaluate_model(model, test_images, extractor=extractor, reference=ref, n_fid=12,
+                          n_samples=30, n_recon=20, n_interp_pairs=4, steps=5, n_diversity_pairs=10)
     assert ev["samples"]["n"] == 30 and ev["reconstructions"]["n"] == 20
     assert ev["interpolations"]["n"] == 4 * 3
+    # Every Frechet distance of the evaluation is taken at the same n.
+    assert ev["n_fid"] == 12
+    assert {ev[k]["fid"]["n_fake"] for k in ("samples", "reconstructions", "interpolations")} == {12}
     assert ev["samples"]["fid"]["extractor"] == "random_test_net"
     assert ev["samples"]["fid"]["metric"] == "FCD" and ev["samples"]["fid"]["n_real"] == 20
     assert ev["samples"]["fid"]["value"] > 0 and ev["reconstructions"]["rmse"] > 0
     real = E.evaluate_real(test_images, extractor=extractor, reference=ref, n=20)
-    # The real reference against itself: Frechet distance zero (up to rounding).
-    assert real["fid"]["value"] == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError, match="different sample counts"):
+        E.results_table("table4_4_random_samples", {"wae_gan": ev}, real=real)
+    real = E.evaluate_real(test_images, extractor=extractor, reference=ref, n=12)
+    assert real["fid"]["n_fake"] == 12
+    # The last 12 real images against statistics of the last 20 (which contain them): small.
+    assert real["fid"]["value"] >= 0
 
+    real20 = E.evaluate_real(test_images, extractor=extractor, reference=ref, n=20)
+    # The real reference against itself: Frechet distance zero (up to rounding).
+    assert real20["fid"]["value"] == pytest.approx(0.0, abs=1e-6)
     E.save_evaluation(tmp_path, ev, config={"model": "wae_gan"})
     back = E.load_evaluation(tmp_path)
     assert back["result"]["samples"]["sharpness"] == pytest.approx(ev["samples"]["sharpness"])
@@ -82,6 +92,7 @@ def test_evaluate_model_and_tables(model, extractor, tmp_path):
 
     rows = E.results_table("table4_4_random_samples", {"wae_gan": ev}, real=real)
     assert rows[0]["model"] == "WAE" and rows[0]["thesis_fid"] == C.THESIS_TABLE_4_4["wae_gan"][0]
+    assert rows[0]["n_fid"] == rows[-1]["n_fid"] == 12
     assert rows[0]["our_fcd"] == ev["samples"]["fid"]["value"]
     assert rows[-1]["model"] == "real test images"
     rows = E.results_table("table4_3_interpolation_sharpness", {"wae_gan": ev})
@@ -93,3 +104,40 @@ def test_evaluate_model_and_tables(model, extractor, tmp_path):
 def test_load_evaluation_says_which_notebook_produces_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="04_wae_resnet.ipynb"):
         E.load_evaluation(tmp_path / "missing")
+
+
+def test_mean_and_se_matches_scipy():
+    from scipy import stats
+
+    v = torch.tensor([1.0, 2.0, 4.0, 7.0, 11.0])
+    got = E.mean_and_se(v)
+    assert got["mean"] == pytest.approx(5.0)
+    assert got["se"] == pytest.approx(stats.sem(v.numpy()))
+    assert got["n"] == 5 and E.mean_and_se(torch.tensor([3.0]))["se"] is None
+
+
+def test_interpolation_standard_error_is_taken_over_pairs(model, extractor):
+    """Table 4.3's error bar: the SD of the per-pair mean sharpness over sqrt(pairs),
+    recomputed here from the rows themselves."""
+    test_images = (torch.rand(40, 3, 32, 32) * 255).to(torch.uint8)
+    ref = M.compute_statistics(test_images, extractor, label="fake")
+    ev = E.evaluate_model(model, test_images, extractor=extractor, reference=ref, n_fid=10,
+                          n_interp_pairs=6, steps=4, n_diversity_pairs=4, batch_size=4)
+    ia, ib = E.interpolation_pairs(40, 6, seed=0)
+    rows = E.interpolation_rows(model, test_images[ia], test_images[ib], 4)
+    per_pair = M.sharpness(rows[:, 1:-1].reshape(-1, 3, 32, 32)).reshape(6, 2).mean(1)
+    part = ev["interpolations"]
+    assert part["n_pairs"] == 6 and part["n"] == 12
+    assert part["sharpness"] == pytest.approx(per_pair.mean().item(), rel=1e-6)
+    assert part["sharpness_se"] == pytest.approx(per_pair.std().item() / 6 ** 0.5, rel=1e-6)
+    assert part["fid"]["n_fake"] == 10
+
+
+def test_small_n_fid_is_flagged_as_biased(model, extractor):
+    images = (torch.rand(12, 3, 32, 32) * 255).to(torch.uint8)
+    ref = M.compute_statistics(images, extractor, label="fake")
+    entry = E.fid_entry(images, extractor, ref, 8)
+    assert entry["n_fake"] == 8 and entry["dim"] == extractor.dim
+    assert ("note" in entry) == (8 < extractor.dim)
+    with pytest.raises(ValueError, match="needs 20 images"):
+        E.fid_entry(images, extractor, ref, 20)

@@ -1,5 +1,4 @@
 """The notebook pipeline (waelib.experiment) and profile path resolution."""
-import os
 from pathlib import Path
 
 import pytest
@@ -31,7 +30,7 @@ def test_feature_extractor_auto_falls_back_to_the_offline_classifier(tmp_path, m
     monkeypatch.setattr(M, "inception_weights_path", lambda *a, **k: tmp_path / "absent.pth")
     ext = X.feature_extractor(smoke(tmp_path))
     assert ext.name == "synthfaces_classifier"
-    with pytest.raises(ValueError, match="choose one of"):
+    with pytest.raises(ValueError, match="choose one of|valid choices: auto, inception"):
         X.feature_extractor(smoke(tmp_path, fid_features="vgg"))
 
 
@@ -85,3 +84,95 @@ def test_figures_readme_from_run_records(tmp_path):
     row = next(l for l in text.splitlines() if l.startswith("| WAE |"))
     assert f"| {P.steps} |" in row and records["wae_gan"]["train"]["metadata"]["date_utc"] in row
     assert "FCD with `tiny`" in text and "fig3_1_encoder" in text
+
+
+# --------------------------------------------------------------------------------------
+# The shared notebook steps: prepare, train_and_evaluate, baseline rows, small helpers
+# --------------------------------------------------------------------------------------
+def _fake_eval(fid_samples, fid_recon=1.0, sharpness=2.0):
+    return {"samples": {"fid": {"value": fid_samples, "metric": "FCD"}, "sharpness": sharpness},
+            "reconstructions": {"fid": {"value": fid_recon, "metric": "FCD"}}}
+
+
+def _fake_results(pairs):
+    """ExperimentResults with {model: (trained FID, untrained FID)} and no real runs."""
+    return X.ExperimentResults(runs={}, evaluations={m: _fake_eval(t) for m, (t, _) in pairs.items()},
+                               baselines={m: _fake_eval(u) for m, (_, u) in pairs.items()},
+                               extractor=None, reference=None)
+
+
+def test_baseline_rows_and_check():
+    results = _fake_results({"wae_gan": (10.0, 40.0), "wae_resnet": (30.0, 40.0)})
+    rows = X.baseline_rows(results)
+    assert [r["model"] for r in rows] == ["WAE", "WAE-ResNet"]
+    assert list(rows[0]) == ["model", "samples", "untrained samples", "trained / untrained",
+                             "reconstructions", "sharpness (samples)"]
+    assert rows[0]["trained / untrained"] == pytest.approx(0.25)
+    assert rows[1]["trained / untrained"] == pytest.approx(0.75)
+    assert [r["model"] for r in X.baseline_rows(results, ["wae_resnet"])] == ["WAE-ResNet"]
+    # WAE-ResNet (0.75) does not beat the untrained model by the required margin
+    with pytest.raises(AssertionError, match=r"WAE-ResNet \(0\.75\)") as err:
+        X.check_beats_baseline(rows, max_ratio=0.7)
+    assert "WAE (" not in str(err.value)
+    assert "far closer" in X.check_beats_baseline(rows, max_ratio=0.8)
+    assert "skipped" in X.check_beats_baseline(rows, max_ratio=0.7, enforce=False)
+
+
+def test_markdown_rows():
+    text = X.markdown_rows([{"model": "WAE", "FCD": 1.234567, "n": 3}, {"model": "VAE", "FCD": None, "n": 4}])
+    assert text.splitlines() == ["| model | FCD | n |", "|---|---|---|", "| WAE | 1.235 | 3 |", "| VAE |  | 4 |"]
+    assert X.markdown_rows([]) == ""
+
+
+def test_parameter_rows():
+    from waelib.models import build_model, count_parameters
+    rows = X.parameter_rows(["wae_mmd"], image_size=32, width=0.125)
+    assert list(rows[0]) == ["model", "thesis size (M)", "this run (M)"]
+    assert rows[0]["model"] == "WAE-MMD"
+    small = count_parameters(build_model("wae_mmd", image_size=32, width=0.125))
+    assert rows[0]["this run (M)"] == pytest.approx(small / 1e6)
+    assert rows[0]["thesis size (M)"] > 10 * rows[0]["this run (M)"]
+
+
+def test_latent_codes_match_encode_in_batches():
+    from waelib.models import build_model
+    model = build_model("wae_gan", image_size=32, width=0.125).eval()
+    images = torch.randint(0, 256, (7, 3, 32, 32), dtype=torch.uint8)
+    codes = X.latent_codes(model, images, batch_size=3)
+    assert codes.shape == (7, model.latent_dim) and codes.device.type == "cpu"
+    with torch.no_grad():
+        assert torch.allclose(codes, model.encode(images.float() / 255), atol=1e-5)
+
+
+def test_prepare_loads_the_data_and_reports(tmp_path, capsys):
+    P = smoke(tmp_path, n_train=24, n_test=8)
+    data = X.prepare(P)
+    out = capsys.readouterr().out
+    assert "device: cpu" in out or "device: cuda" in out
+    assert f"{data.name}: {len(data.train)} training images, {len(data.test)} held-out images, 32x32 px" in out
+    again = X.prepare(P, verbose=False)
+    assert torch.equal(again.test, data.test) and capsys.readouterr().out == ""
+
+
+def test_train_and_evaluate(tmp_path, capsys):
+    P = smoke(tmp_path, n_train=32, n_test=16, n_samples=4, n_recon=4)
+    data = X.load_data(P)
+    ext = M.ClassifierFeatures(M.AttributeCNN(n_attr=2, feature_dim=8), name="tiny")
+    results = X.train_and_evaluate(data, P, models=["wae_mmd"], extractor=ext, progress=False)
+    out = capsys.readouterr().out
+    assert "FID features: tiny (FCD" in out and "--- WAE-MMD (wae_mmd) ---" in out
+    assert f"trained {P.steps} steps" in out
+    assert list(results.runs) == list(results.evaluations) == list(results.baselines) == ["wae_mmd"]
+    assert results.extractor is ext and results.reference.n == len(data.reference_images)
+    assert results.models["wae_mmd"] is results.runs["wae_mmd"].model
+    assert len(results.histories["wae_mmd"]) == P.steps
+    # the evaluation is saved beside the run (what notebook 05 reads), the baseline is not
+    saved = X.collect_evaluations(P)["wae_mmd"]["result"]
+    assert saved["samples"]["fid"]["value"] == pytest.approx(results.evaluations["wae_mmd"]["samples"]["fid"]["value"])
+    assert results.baselines["wae_mmd"]["samples"]["fid"]["value"] > 0
+    rows = X.baseline_rows(results)
+    assert rows[0]["trained / untrained"] == pytest.approx(
+        results.evaluations["wae_mmd"]["samples"]["fid"]["value"]
+        / results.baselines["wae_mmd"]["samples"]["fid"]["value"])
+    with pytest.raises(ValueError, match="vqvae"):
+        X.train_and_evaluate(data, P, models=["vqvae"], extractor=ext)

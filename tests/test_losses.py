@@ -140,3 +140,26 @@ def test_wae_losses_use_lambda_and_scale():
     logits = torch.randn(4)
     g1, g0 = L.wae_gan_loss(x, x_hat, logits, lam=1.0), L.wae_gan_loss(x, x_hat, logits, lam=0.0)
     torch.testing.assert_close(g1["loss"] - g0["loss"], L.encoder_adversarial_loss(logits))
+
+
+@pytest.mark.parametrize("size", [32, 64, 128])
+def test_recon_scale_gives_the_official_per_image_magnitude(size):
+    """The official code's term 0.05 * sum over a 64 px [-1, 1] image, computed on the same
+    picture at 64 px in [-1, 1], equals recon_scale_for(S) * sum over its [0, 1] version at S
+    (pictures made at 32 px and enlarged by pixel replication)."""
+    torch.manual_seed(0)
+    x32, y32 = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    up = lambda t, s: torch.nn.functional.interpolate(t, size=s, mode="nearest")  # noqa: E731
+    x64, y64 = up(x32, 64), up(y32, 64)   # pixel replication keeps the mean squared error
+    official = 0.05 * ((2 * x64 - 1) - (2 * y64 - 1)).pow(2).flatten(1).sum(1)
+    ours = L.recon_scale_for(size) * L.reconstruction_cost(up(x32, size), up(y32, size))
+    torch.testing.assert_close(ours, official, rtol=1e-5, atol=1e-4)
+
+
+def test_recon_scale_values_and_errors():
+    assert L.recon_scale_for(128) == pytest.approx(0.05)
+    assert L.recon_scale_for(64) == pytest.approx(0.2)
+    assert L.recon_scale_for(32) == pytest.approx(0.8)
+    assert L.recon_scale_for(64, pixel_range=2.0) == pytest.approx(0.05)
+    with pytest.raises(ValueError):
+        L.recon_scale_for(0)

@@ -516,3 +516,38 @@ def test_statistics_use_the_batch_fast_path_of_data_sets():
     assert ds.item_calls == 0 and st.n == 14
     ref = ext(ds.x[2:30:2].float() / 255).double().numpy()
     np.testing.assert_allclose(st.sigma, np.cov(ref, rowvar=False), atol=1e-10)
+
+
+def _edge(size=64, lo=0.2, hi=0.8):
+    """A vertical step edge, flat near the borders: (1, 3, size, size) in [0, 1]."""
+    x = torch.full((1, 3, size, size), lo, dtype=torch.float64)
+    x[..., size // 2:] = hi
+    return x
+
+
+@pytest.mark.parametrize("sigma", [0.8, 1.5, 3.0])
+def test_thesis_sharpness_is_a_total_variation_blind_to_blurring_a_monotone_edge(sigma):
+    """For a monotone row that is flat at both ends, the sum of central differences telescopes
+    to the total rise, so the thesis' sharpness (§2.5) does not change when the edge is blurred;
+    the Laplacian variance does fall."""
+    from torchvision.transforms.functional import gaussian_blur
+
+    x = _edge()
+    k = 2 * int(3 * sigma) + 1
+    blurred = gaussian_blur(x, [k, 1], [sigma, 1e-6])  # blur across the edge only
+    assert M.sharpness(blurred).item() == pytest.approx(M.sharpness(x).item(), rel=1e-6)
+    assert M.laplacian_sharpness(blurred).item() < 0.5 * M.laplacian_sharpness(x).item()
+
+
+def test_thesis_sharpness_rises_with_pixel_noise():
+    """N(0, 5/255) pixel noise on blurred faces raises the thesis' sharpness by tens of percent:
+    "sharper" in its sense can mean "noisier"."""
+    from torchvision.transforms.functional import gaussian_blur
+    from waelib.data import render_synthfaces
+
+    faces = render_synthfaces(range(8), image_size=128).float() / 255
+    blurred = gaussian_blur(faces, [5, 5], [1.5, 1.5])
+    noisy = (blurred + torch.randn(blurred.shape, generator=torch.Generator().manual_seed(0)) * 5 / 255).clamp(0, 1)
+    ratio = M.sharpness(noisy).mean() / M.sharpness(blurred).mean()
+    assert ratio > 1.3            # measured: about +40 % at 128 px
+    assert M.laplacian_sharpness(noisy).mean() > M.laplacian_sharpness(blurred).mean()

@@ -1,19 +1,28 @@
-"""The course notebooks: committed clean, one ``parameters`` cell each, and every one runs
-headless through papermill with the ``smoke`` profile and writes its expected outputs.
+"""The course notebooks: each a jupytext pair (``NN_name.py`` py:percent + ``NN_name.ipynb``) in
+sync, committed stripped, with one ``parameters`` cell, no function or class definitions and
+no code pasted between notebooks; and every one runs headless through papermill with the
+``smoke`` profile and writes its expected outputs.
 
-Adding a notebook: put its expected outputs in :data:`EXPECTED_OUTPUTS` (the test fails for a
-notebook that is not listed there) and, if its smoke run needs more than
-``-p profile smoke -p figures_dir ... -p out_dir ...``, its extra parameters in
-:data:`SMOKE_PARAMETERS`.
+Adding a notebook: write ``notebooks/NN_name.py`` (or the .ipynb in JupyterLab with jupytext),
+run ``make notebooks`` (pairs and strips it), put its expected outputs in
+:data:`EXPECTED_OUTPUTS` (the test fails for a notebook that is not listed there) and, if its
+smoke run needs more than ``-p profile smoke -p figures_dir ... -p out_dir ...``, its extra
+parameters in :data:`SMOKE_PARAMETERS`.
 """
 from __future__ import annotations
 
+import ast
+import importlib.util
+import itertools
 import json
 import os
+import re
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
+from jupytext.config import load_jupytext_config
 
 from waelib import profiles
 
@@ -21,6 +30,11 @@ ROOT = Path(__file__).resolve().parent.parent
 NB_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(p for p in NB_DIR.glob("*.ipynb") if not p.name.startswith("."))
 NB_IDS = [p.stem for p in NOTEBOOKS]
+#: The course, in order (README.md's table).
+COURSE = ("01_elbo", "02_wae_objective", "02b_resnet_degradation", "03_vae", "04_wae_resnet",
+          "05_thesis_results")
+#: The shortest code cell that may not appear in two notebooks (lines, blank lines excluded).
+PASTED_MIN_LINES = 4
 
 #: Files each notebook must write during its smoke run: ``figures`` under ``figures_dir``,
 #: ``out`` under ``out_dir``. Extend this for 03_vae, 04_wae_resnet, 05_thesis_results.
@@ -88,15 +102,74 @@ def _execute(nb_path: Path, out_path: Path, parameters: dict):
                                progress_bar=False, log_output=False)
 
 
-def test_notebooks_exist():
-    assert NOTEBOOKS, f"no notebooks in {NB_DIR}"
-    for name in ("01_elbo", "02_wae_objective", "02b_resnet_degradation"):
-        assert (NB_DIR / f"{name}.ipynb").exists(), f"{name}.ipynb is missing"
+def _strip_script():
+    spec = importlib.util.spec_from_file_location("strip_notebooks", ROOT / "scripts" / "strip_notebooks.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def _python(source: str) -> str:
+    """A code cell's source as Python: IPython magics (``%...``, ``!...``) commented out."""
+    return "\n".join("# " + line if line.lstrip().startswith(("%", "!")) else line
+                     for line in source.splitlines())
+
+
+def _cells(nb):
+    """What a pair must agree on: each cell's type, source and tags."""
+    return [(c.cell_type, c.source, list(c.metadata.get("tags", []))) for c in nb.cells]
+
+
+def test_notebooks_exist_as_pairs():
+    assert tuple(NB_IDS) == COURSE, f"notebooks/ holds {NB_IDS}, the course is {COURSE}"
+    pys = sorted(p.stem for p in NB_DIR.glob("*.py") if not p.name.startswith("."))
+    assert pys == NB_IDS, ("every notebook is a pair NN_name.py + NN_name.ipynb "
+                           f"(run `make notebooks`): .py {pys}, .ipynb {NB_IDS}")
+    assert not (ROOT / "scripts" / "build_notebooks.py").exists(), \
+        "the notebooks' source is notebooks/*.py; the old generator must not come back"
 
 
 # --------------------------------------------------------------------------------------
-# (1) committed clean, (2) one parameters cell
+# (1) jupytext pairs in sync, committed stripped, (2) one parameters cell
 # --------------------------------------------------------------------------------------
+def test_jupytext_pairs_ipynb_with_py_percent():
+    """jupytext.toml pairs every notebook with a py:percent file and keeps the .py header-free."""
+    config = load_jupytext_config(str(NOTEBOOKS[0]))
+    assert config is not None, "no jupytext configuration (jupytext.toml) applies to notebooks/"
+    assert "ipynb,py:percent" in config.formats
+    assert config.notebook_metadata_filter == "-all"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NB_IDS)
+def test_py_and_ipynb_are_in_sync(path):
+    """Both sides of the pair hold the same cells (type, source, tags), read by jupytext; and the
+    .py is exactly what jupytext writes for the .ipynb (no stale formatting, no version header)."""
+    py = path.with_suffix(".py")
+    from_ipynb, from_py = jupytext.read(str(path)), jupytext.read(str(py))
+    a, b = _cells(from_ipynb), _cells(from_py)
+    first = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    assert a == b, (f"{path.name} and {py.name} differ from cell {first} on "
+                    f"({len(a)} vs {len(b)} cells): run `make notebooks` (jupytext --sync)")
+    text = py.read_text(encoding="utf-8")
+    expected = jupytext.writes(from_ipynb, fmt="py:percent", config=load_jupytext_config(str(path)))
+    assert text == expected, f"{py.name} is not what jupytext writes for {path.name}: run `make notebooks`"
+    assert "jupytext_version" not in text and text.startswith("# %%")
+    assert text.count('# %% tags=["parameters"]\n') == 1
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NB_IDS)
+def test_committed_notebook_is_stripped(path):
+    """No outputs or execution counts; only tags as cell metadata; ids cell-00, cell-01, ...:
+    what scripts/strip_notebooks.py writes."""
+    text = path.read_text(encoding="utf-8")
+    assert _strip_script().stripped_text(text) == text, \
+        f"{path.name} is not stripped: run `make notebooks` (or scripts/strip_notebooks.py)"
+
+
 def test_committed_notebooks_have_no_outputs():
     offenders = []
     for path in NOTEBOOKS:
@@ -295,15 +368,74 @@ def test_guard_without_ipython():
     assert p.seed == 7 and ns["n_mc"] == profiles.TOY_PROFILES["smoke"]["n_mc"]
 
 
-def test_notebooks_match_their_generator():
-    """scripts/build_notebooks.py is where the notebooks are edited: the committed files must be
-    exactly what it writes (run `make notebooks` after changing it)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("build_notebooks", ROOT / "scripts" / "build_notebooks.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    for name, make in mod.NOTEBOOKS.items():
-        committed = _load(NB_DIR / f"{name}.ipynb")
-        generated = make()
-        assert [(c.cell_type, c.source) for c in committed.cells] == \
-               [(c.cell_type, c.source) for c in generated.cells], f"{name}.ipynb differs from scripts/build_notebooks.py"
+# --------------------------------------------------------------------------------------
+# (5) notebooks narrate, waelib computes: no definitions, no pasted code, modules by name
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NB_IDS)
+def test_no_function_or_class_definitions_in_notebooks(path):
+    """Functions and classes belong in waelib, where they are tested."""
+    offenders = []
+    for i, cell in enumerate(_load(path).cells):
+        if cell.cell_type != "code":
+            continue
+        for node in ast.walk(ast.parse(_python(cell.source))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                offenders.append(f"cell {i}: {type(node).__name__} {node.name!r}")
+    assert not offenders, f"{path.name} defines (move it into waelib and test it): {offenders}"
+
+
+def _pasted_candidates(path):
+    """Code cells of at least PASTED_MIN_LINES non-blank lines (not the parameters cell, which
+    papermill needs literally), as {normalised source: cell index}."""
+    out = {}
+    for i, cell in enumerate(_load(path).cells):
+        if cell.cell_type != "code" or "parameters" in cell.metadata.get("tags", []):
+            continue
+        lines = [line.rstrip() for line in cell.source.splitlines() if line.strip()]
+        if len(lines) >= PASTED_MIN_LINES:
+            out.setdefault("\n".join(lines), i)
+    return out
+
+
+def _shared_cells(paths):
+    """``"a cell i == b cell j: <source>"`` for each long code cell that two notebooks share."""
+    cells = {p.stem: _pasted_candidates(p) for p in paths}
+    shared = []
+    for (a, ca), (b, cb) in itertools.combinations(cells.items(), 2):
+        for src in sorted(set(ca) & set(cb)):
+            shared.append(f"{a} cell {ca[src]} == {b} cell {cb[src]}:\n{src}")
+    return shared
+
+
+def test_no_code_cell_pasted_between_notebooks():
+    """A code cell of 4 or more lines that two notebooks share is a library function waiting to
+    be written (as waelib.plots.training_curves and waelib.experiment.train_and_evaluate were)."""
+    shared = _shared_cells(NOTEBOOKS)
+    assert not shared, "code pasted between notebooks:\n" + "\n\n".join(shared)
+
+
+def test_pasted_code_check_catches_a_shared_cell(tmp_path):
+    """The check above is not vacuous: two notebooks with the same 4-line cell are caught, however
+    their blank lines and trailing spaces differ; 3-line cells and parameters cells are not."""
+    four, three = "a = 1\nb = 2\nc = a + b\nprint(c)", "x = 1\ny = 2\nprint(x + y)"
+    for name, src in (("x", four), ("y", four.replace("\n", "  \n\n"))):
+        params = nbformat.v4.new_code_cell(four + "\nd = 4")
+        params.metadata["tags"] = ["parameters"]
+        nb = nbformat.v4.new_notebook(cells=[params, nbformat.v4.new_code_cell(three),
+                                             nbformat.v4.new_code_cell(src)])
+        nbformat.write(nb, str(tmp_path / f"{name}.ipynb"))
+    shared = _shared_cells(sorted(tmp_path.glob("*.ipynb")))
+    assert [s.splitlines()[0] for s in shared] == ["x cell 2 == y cell 2:"]
+
+
+#: ``import ... as X`` of a waelib module under a one- or two-letter alias.
+_ALIAS = re.compile(r"^\s*(from\s+waelib(\.\w+)*\s+import\s+.*\bas\s+[A-Za-z]{1,2}\b"
+                    r"|import\s+waelib(\.\w+)*\s+as\s+[A-Za-z]{1,2}\b)", re.M)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NB_IDS)
+def test_notebooks_import_waelib_modules_by_name(path):
+    """``from waelib import losses, experiment``: a reader sees which module computes what."""
+    code = "\n".join(c.source for c in _code_cells(_load(path)))
+    assert not _ALIAS.findall(code), f"{path.name}: import waelib modules by their names, not " \
+        f"aliases: {[m.group(0).strip() for m in _ALIAS.finditer(code)]}"

@@ -16,8 +16,7 @@ import torch
 
 from waelib import config as C
 from waelib import losses
-from waelib.train import (FitResult, NonFiniteLossError, TrainConfig, epoch_permutation, fit,
-                          load_run, main, read_log)
+from waelib.train import FitResult, NonFiniteLossError, TrainConfig, epoch_permutation, fit, load_run, main, read_log
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = dict(image_size=32, width=0.125, batch_size=8, progress=False, log_every=2,
@@ -198,6 +197,9 @@ def test_nan_pixels_stop_the_run_and_keep_the_last_good_checkpoint(tmp_path):
     msg = str(e.value)
     assert "step 3" in msg and "checkpoint.pt" in msg and "(step 2)" in msg
     assert "'recon'" in msg and "lower learning rate" in msg
+    # the advice is a command that exists (issue 11, item 1): resume with a lower lr
+    assert f"python -m waelib.train --out {tmp_path} --resume --lr {C.WAE_AE_LR / 10:g}" in msg
+    assert "--disc-lr" in msg
     ck = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
     assert ck["step"] == 2
     assert all(torch.isfinite(v).all() for v in ck["model"].values() if v.is_floating_point())
@@ -286,7 +288,7 @@ def test_torchrun_two_gloo_ranks_keep_identical_replicas(tmp_path):
 
 
 def test_named_dataset_and_time_based_checkpoints(tmp_path, monkeypatch):
-    import waelib.train as T
+    import waelib.train.checkpoint as T  # where the checkpoint is written
     saved = []
     real = T.atomic_torch_save
     monkeypatch.setattr(T, "atomic_torch_save", lambda obj, path: (saved.append(obj["step"]),
@@ -295,3 +297,162 @@ def test_named_dataset_and_time_based_checkpoints(tmp_path, monkeypatch):
     res = fit("vae", "synthfaces", cfg.replace(n=40))
     assert res.step == 3 and res.config.dataset == "synthfaces"
     assert saved == [1, 2, 3]                 # due by time at every sync, plus the final one
+
+
+def test_run_object_is_what_fit_does(tmp_path):
+    """fit() delegates to the Run object: prepare() then train() gives the same model."""
+    from waelib.train import Run
+    data = _images(32)
+    res = fit("vae", data, TrainConfig(steps=3, out=str(tmp_path / "fit"), **TINY))
+    run = Run(TrainConfig(model="vae", steps=3, out=str(tmp_path / "run"), **TINY), data).prepare()
+    assert (run.step, run.total_steps, run.steps_per_epoch) == (0, 3, 4)
+    again = run.train()
+    assert again.step == 3 and not again.interrupted
+    _assert_state_equal(res.model.state_dict(), again.model.state_dict())
+
+
+@pytest.mark.parametrize("model", ["wae_mmd", "wae_gan"])
+def test_wae_objective_uses_the_size_calibrated_recon_scale(model):
+    """loss = recon_scale_for(S) * recon + lambda * penalty; at 32 px recon_scale is 0.8, not the
+    official 0.05 that is calibrated for [-1, 1] pixels at 64 px (docs/deviations.md)."""
+    from waelib.train import Trainer
+    cfg = TrainConfig(model=model, **TINY).resolved(torch.device("cpu"))
+    assert cfg.recon_scale == pytest.approx(losses.recon_scale_for(cfg.image_size))
+    assert TrainConfig(model=model, image_size=32).resolved(torch.device("cpu")).recon_scale == pytest.approx(0.8)
+    assert TrainConfig(model=model, recon_scale=0.05).resolved(torch.device("cpu")).recon_scale == 0.05
+    terms = Trainer(cfg).train_step(_images(8).float() / 255)
+    lam = C.WAE_MMD_LAMBDA if model == "wae_mmd" else C.WAE_GAN_LAMBDA
+    expected = cfg.recon_scale * terms["recon"] + lam * terms["penalty"]
+    assert terms["loss"].item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+# ---------------------------------------------------------------------------------------
+# Issue 11: resume with a new learning rate, non-finite statistics, float ranges, TensorBoard
+# ---------------------------------------------------------------------------------------
+def test_resume_applies_new_learning_rates_and_records_the_change(tmp_path):
+    """fit(..., resume=True, lr=...) used to restore the optimiser with the checkpoint's lr
+    while config.json recorded the new one."""
+    out, data = tmp_path / "run", _images(32)
+    fit("wae_gan", data, TrainConfig(steps=2, out=str(out), **TINY))
+    res = fit("wae_gan", data, TrainConfig(steps=4, out=str(out), resume=True, lr=1e-5,
+                                           disc_lr=2e-5, **TINY))
+    assert res.step == 4
+    groups = {k: o["param_groups"] for k, o in
+              torch.load(out / "checkpoint.pt", weights_only=False)["optimizers"].items()}
+    assert {g["lr"] for g in groups["ae"]} == {1e-5} and {g["lr"] for g in groups["disc"]} == {2e-5}
+    meta = json.loads((out / "config.json").read_text())
+    assert (meta["config"]["lr"], meta["config"]["disc_lr"]) == (1e-5, 2e-5)
+    changed = meta["resumes"][-1]["changed"]
+    assert meta["resumes"][-1]["step"] == 2
+    assert changed["lr"] == [C.WAE_AE_LR, 1e-5] and changed["disc_lr"] == [C.WAE_DISC_LR, 2e-5]
+    assert changed["steps"] == [2, 4]
+    # a plain resume changes nothing and records nothing
+    fit("wae_gan", data, TrainConfig(steps=5, out=str(out), resume=True, lr=1e-5, disc_lr=2e-5,
+                                     **TINY))
+    assert json.loads((out / "config.json").read_text())["resumes"][-1]["changed"] == {"steps": [4, 5]}
+
+
+def _first_running_var(model_name):
+    from waelib.models import build_model
+    m = build_model(model_name, image_size=TINY["image_size"], width=TINY["width"])
+    return next(k for k in m.state_dict() if k.endswith("running_var"))
+
+
+def test_nonfinite_batchnorm_statistic_is_named_at_the_next_log_sync(tmp_path):
+    """A BatchNorm running variance that overflows leaves the training loss finite (batch
+    statistics are used in training). It used to surface only when a checkpoint was written,
+    naming a later step and no tensor; the log sync now checks every parameter and buffer on
+    the device and names the tensor and the steps since the previous sync."""
+    name = _first_running_var("wae_mmd")
+
+    def poison(info):                                # after step 3: running_var = inf
+        if info["step"] == 3:
+            dict(info["trainer"].model.named_buffers())[name].fill_(float("inf"))
+
+    cfg = TrainConfig(steps=8, out=str(tmp_path), **dict(TINY, log_every=2, checkpoint_every=2))
+    with pytest.raises(NonFiniteLossError) as e:
+        fit("wae_mmd", _images(48), cfg, callback=poison)
+    msg = str(e.value)
+    assert repr(name) in msg and "BatchNorm running statistic" in msg
+    assert "steps 3-4" in msg and "after step 4" in msg
+    assert "checkpoint.pt (step 2)" in msg and "--resume --lr" in msg
+    ck = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert ck["step"] == 2 and torch.isfinite(ck["model"][name]).all()
+    assert max(r["step"] for r in read_log(tmp_path)) == 2
+
+
+def test_state_check_rides_on_the_log_sync(tmp_path, monkeypatch):
+    """No extra host sync per step: the finite check of the state runs once per log sync."""
+    from waelib.train import Run
+    calls = []
+    real = Run._state_flags
+    monkeypatch.setattr(Run, "_state_flags", lambda self: (calls.append(self.step), real(self))[1])
+    fit("vae", _images(32), TrainConfig(steps=8, out=str(tmp_path), **dict(TINY, log_every=4)))
+    assert calls == [4, 8]
+
+
+def test_float_images_outside_0_1_are_refused_with_the_fix(tmp_path):
+    out = tmp_path / "never"
+    cfg = TrainConfig(steps=1, out=str(out), **TINY)
+    with pytest.raises(ValueError, match=r"\[0, 255\].*\[0, 1\].*divide by 255.*uint8"):
+        fit("vae", _images(16).float(), cfg)
+
+    class Items(torch.utils.data.Dataset):           # a data set of float items in 0..255
+        def __len__(self):
+            return 16
+
+        def __getitem__(self, i):
+            return _images(16)[i].float(), 0
+
+    with pytest.raises(ValueError, match="divide by 255"):
+        fit("vae", Items(), cfg)
+    with pytest.raises(ValueError, match=r"\(x \+ 1\) / 2"):
+        fit("vae", _images(16).float() / 127.5 - 1, cfg)
+    assert not out.exists()
+    # uint8 and float in [0, 1] are fine
+    assert fit("vae", _images(16).float() / 255, cfg.replace(out=str(tmp_path / "ok"))).step == 1
+
+
+def test_channels_last_tensor_gets_the_permute_hint(tmp_path):
+    x = _images(16).permute(0, 2, 3, 1).contiguous()             # (N, H, W, 3)
+    with pytest.raises(ValueError) as e:
+        fit("vae", x, TrainConfig(steps=1, out=str(tmp_path / "never"), **TINY))
+    assert "x.permute(0, 3, 1, 2)" in str(e.value) and "grey" not in str(e.value)
+    assert fit("vae", x.permute(0, 3, 1, 2), TrainConfig(steps=1, out=str(tmp_path / "ok"),
+                                                         **TINY)).step == 1
+
+
+def test_tensorboard_log_has_every_loss_term_images_per_second_and_the_samples(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    out = tmp_path / "run"
+    cfg = TrainConfig(steps=4, out=str(out), tensorboard=True,
+                      **dict(TINY, sample_every=2, n_samples=4))
+    fit("wae_gan", _images(32), cfg)
+    tb = out / "tensorboard"
+    assert list(tb.glob("events.out.tfevents.*"))
+    acc = EventAccumulator(str(tb), size_guidance={"scalars": 0, "images": 0})
+    acc.Reload()
+    tags = acc.Tags()
+    rows = read_log(out)
+    terms = [k for k in rows[0] if k not in ("step", "epoch", "time", "images_per_second")]
+    assert {"loss", "recon", "penalty", "disc_loss"} <= set(terms)
+    assert {f"train/{k}" for k in terms} | {"train/images_per_second"} <= set(tags["scalars"])
+    for k in terms:
+        ev = acc.Scalars(f"train/{k}")
+        assert [e.step for e in ev] == [1, 2, 3, 4]
+        assert [e.value for e in ev] == pytest.approx([r[k] for r in rows], rel=1e-6)
+    assert [e.step for e in acc.Scalars("train/images_per_second")] == [2, 4]   # log_every=2
+    assert "samples" in tags["images"] and [e.step for e in acc.Images("samples")] == [2, 4]
+    # off by default
+    fit("vae", _images(32), TrainConfig(steps=1, out=str(tmp_path / "plain"), **TINY))
+    assert not (tmp_path / "plain" / "tensorboard").exists()
+
+
+def test_headless_progress_bar_stays_compact(tmp_path, capsys):
+    """Without a terminal or a notebook widget (here: pytest's captured stderr) the bar is
+    refreshed at most once a minute, not at every log sync: a few lines per model."""
+    import time as _time
+    cfg = TrainConfig(steps=20, out=str(tmp_path), **dict(TINY, progress=True, log_every=1))
+    fit("vae", _images(48), cfg, callback=lambda info: _time.sleep(0.1))
+    err = capsys.readouterr().err
+    assert "vae" in err and err.count("\r") <= 3, err.count("\r")

@@ -1,4 +1,5 @@
-"""Atomic writes: a failed write leaves the old file intact and no temporary files behind."""
+"""Small shared helpers: atomic writes (a failed write leaves the old file intact and no
+temporary files behind) and the one choice check."""
 import json
 import os
 
@@ -59,3 +60,11 @@ def test_generated_outputs_do_not_make_the_code_dirty(tmp_path):
 def test_display_path_is_relative_inside_the_repository(tmp_path):
     assert utils.display_path(utils.repo_root() / "runs" / "x") == "runs/x"
     assert utils.display_path(tmp_path) == str(tmp_path.resolve())
+
+
+def test_check_choice_names_every_valid_choice():
+    assert utils.check_choice("celeba", ("synthfaces", "celeba"), "data set") == "celeba"
+    assert utils.check_choice(64, iter((32, 64, 128)), "image_size") == 64  # any iterable
+    with pytest.raises(ValueError, match=r"^unknown digits split 'valid'; valid choices: train, "
+                                         r"test, all$"):
+        utils.check_choice("valid", ("train", "test", "all"), "digits split")

@@ -48,6 +48,12 @@ DISC_LAYERS: int = 4                  # 4 x dense 512 ReLU, then dense 1 sigmoid
 WAE_GAN_LAMBDA: float = 1.0           # decision: official WAE code (with RECON_SCALE)
 WAE_MMD_LAMBDA: float = 100.0         # decision: official WAE code (with RECON_SCALE)
 RECON_SCALE: float = 0.05             # decision: official WAE code's cost = 0.05 * ||x - y||^2
+# The official code's 0.05 (and its lambdas) are calibrated for pixels in [-1, 1] at 64 px.
+# waelib's images are in [0, 1]; losses.recon_scale_for(S) rescales 0.05 so that the
+# reconstruction term has the official magnitude per image at any size S (0.05 at 128 px,
+# 0.2 at 64 px, 0.8 at 32 px). docs/deviations.md, "lambda calibration".
+OFFICIAL_IMAGE_SIZE: int = 64
+OFFICIAL_PIXEL_RANGE: float = 2.0     # [-1, 1]
 MMD_SCALES: Tuple[float, ...] = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 
 # --- ResNet encoder (§3.2) ------------------------------------------------------------
@@ -68,6 +74,7 @@ BATCH_SIZE: int = 100                 # decision: not stated; official WAE code 
 N_RANDOM_SAMPLES: int = 10_000        # Table 4.4
 N_RECONSTRUCTIONS: int = 40_000       # Table 4.5
 N_INTERPOLATION_STEPS: int = 10       # decision: figure 4.1 shows rows of ~10 images
+N_INTERPOLATION_PAIRS: int = 500      # decision: not stated; 500 pairs put Table 4.3's standard error far below the gaps
 
 # The thesis' own numbers (§4.4), used only as the "thesis" column of regenerated tables.
 THESIS_TABLE_4_3 = {"vae": 6.541, "vae_resnet": 6.580, "wae_gan": 6.565, "wae_resnet": 7.952}
@@ -79,3 +86,9 @@ THESIS_TABLE_4_5 = {"vae": (13.008, 6.013), "vae_resnet": (10.901, 7.607),
 MODEL_NAMES: Tuple[str, ...] = ("vae", "vae_resnet", "wae_gan", "wae_mmd", "wae_resnet")
 THESIS_MODEL_LABELS = {"vae": "VAE", "vae_resnet": "VAE-ResNet", "wae_gan": "WAE",
                        "wae_mmd": "WAE-MMD", "wae_resnet": "WAE-ResNet"}
+
+#: One fixed colour per model, used by every figure that draws models side by side
+#: (waelib.plots): a model keeps its colour in every panel and every notebook, whether or not
+#: the other models appear. Matplotlib's tab10 colours; the thesis' proposal is red.
+MODEL_COLORS = {"vae": "#1f77b4", "vae_resnet": "#ff7f0e", "wae_gan": "#2ca02c",
+                "wae_mmd": "#9467bd", "wae_resnet": "#d62728"}

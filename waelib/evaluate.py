@@ -24,7 +24,12 @@ from .utils import atomic_write_json, resolve_device, run_metadata
 
 Images = torch.Tensor
 SHARPNESS_DEFINITION = ("thesis §2.5: grey (BT.601), central-difference gradient magnitude, "
-                        "mean over the image, pixels on a 0-255 scale (waelib.metrics.sharpness)")
+                        "mean over the image, pixels on a 0-255 scale (waelib.metrics.sharpness); "
+                        "a total variation: blurring a monotone edge leaves it unchanged and "
+                        "pixel noise raises it")
+LAPLACIAN_DEFINITION = ("official WAE code: variance of the 3x3 Laplacian (0,1,0/1,-4,1/0,1,0, "
+                        "'valid') of the grey image on a 0-1 scale, mean over images "
+                        "(waelib.metrics.laplacian_sharpness); blur lowers it")
 
 
 def _model_device(model: torch.nn.Module) -> torch.device:
@@ -83,16 +88,57 @@ def interpolation_pairs(n_images: int, n_pairs: int, *, seed: int = 0):
     return perm[:n_pairs], perm[n_pairs:2 * n_pairs]
 
 
-def _fid_entry(images: Images, extractor, reference: M.FeatureStats, batch_size: int,
-               device) -> Dict[str, Any]:
-    stats = M.compute_statistics(images, extractor, batch_size=batch_size, device=device)
-    return M.fid_from_stats(stats, reference).as_dict()
+def mean_and_se(values: torch.Tensor) -> Dict[str, float]:
+    """Mean, standard deviation and standard error ``sd / sqrt(n)`` of ``values`` (n,).
+
+    The standard error is the sampling error of the mean over the evaluation draw (which images
+    were sampled, which pairs interpolated); it is NOT the spread over training seeds, which
+    :mod:`waelib.study` measures. ``se`` is None for a single value.
+    """
+    v = torch.as_tensor(values, dtype=torch.float64).flatten()
+    n = int(v.numel())
+    if n == 0:
+        raise ValueError("mean_and_se of no values")
+    sd = float(v.std(unbiased=True)) if n > 1 else None
+    return {"mean": float(v.mean()), "sd": sd, "se": sd / n ** 0.5 if sd is not None else None,
+            "n": n}
+
+
+def fid_entry(images: Images, extractor, reference: M.FeatureStats, n: int, *,
+              batch_size: int = 256, device=None) -> Dict[str, Any]:
+    """FID/FCD of exactly the first ``n`` of ``images`` (N, 3, S, S) against ``reference``.
+
+    Every Fréchet distance of one evaluation is taken at the same ``n`` (the real-vs-real row
+    too), because the estimator is biased upward by roughly ``tr(Sigma)/n``-sized terms: rows
+    measured on different n are not comparable (docs/deviations.md). When ``n`` or the
+    reference size is below the feature dimension, the entry carries a ``note`` saying so.
+    """
+    if len(images) < n:
+        raise ValueError(f"a Fréchet distance at n={n} needs {n} images, only {len(images)} given")
+    stats = M.compute_statistics(images[:n], extractor, batch_size=batch_size, device=device)
+    entry = M.fid_from_stats(stats, reference).as_dict()
+    dim = int(getattr(extractor, "dim", 0) or stats.mu.shape[0])
+    entry["dim"] = dim
+    if min(n, reference.n) < dim:
+        entry["note"] = (f"n={n} (reference {reference.n}) is below the feature dimension {dim}: "
+                         f"the value is dominated by small-sample bias; compare it only with the "
+                         f"real-vs-real row at the same n")
+    return entry
+
+
+def _image_summary(images: Images) -> Dict[str, Any]:
+    """Per-image sharpness (thesis §2.5) and variance-of-Laplacian, as mean and standard error."""
+    tv, lap = M.sharpness(images), M.laplacian_sharpness(images)
+    s, ls = mean_and_se(tv), mean_and_se(lap)
+    return {"sharpness": s["mean"], "sharpness_se": s["se"],
+            "laplacian_sharpness": ls["mean"], "laplacian_sharpness_se": ls["se"]}
 
 
 def evaluate_model(model, test_images: Images, *, extractor, reference: M.FeatureStats,
-                   n_samples: int = C.N_RANDOM_SAMPLES, n_recon: int = C.N_RECONSTRUCTIONS,
-                   n_interp_pairs: int = 100, steps: int = C.N_INTERPOLATION_STEPS,
-                   n_diversity_pairs: int = 500, seed: int = 0, batch_size: int = 256,
+                   n_fid: Optional[int] = None, n_samples: Optional[int] = None,
+                   n_recon: Optional[int] = None, n_interp_pairs: int = C.N_INTERPOLATION_PAIRS,
+                   steps: int = C.N_INTERPOLATION_STEPS, n_diversity_pairs: int = 500,
+                   seed: int = 0, batch_size: int = 256,
                    device: Optional[Union[str, torch.device]] = None) -> Dict[str, Any]:
     """Every number of thesis Tables 4.3-4.5 for one model, plus RMSE and MS-SSIM diversity.
 
@@ -101,24 +147,39 @@ def evaluate_model(model, test_images: Images, *, extractor, reference: M.Featur
         test_images: (N, 3, S, S) held-out images (uint8 or float), never seen in training.
         extractor: the feature extractor for FID / FCD (object or name).
         reference: real-image statistics (e.g. :func:`waelib.metrics.reference_statistics`).
-        n_samples: random samples (Table 4.4: 10,000). n_recon: reconstructions (Table 4.5:
-            40,000; capped by len(test_images)). n_interp_pairs x (steps - 2) interpolated
-            images enter Table 4.3.
+        n_fid: the ONE sample count of every Fréchet distance (samples, reconstructions,
+            interpolations; pass the same to :func:`evaluate_real`). Default: the smallest of
+            ``n_samples``, ``n_recon`` and the number of held-out images.
+        n_samples: random samples (Table 4.4; default ``n_fid``); sharpness uses all of them.
+        n_recon: reconstructed test images (Table 4.5; default ``n_fid``; at least ``n_fid``).
+        n_interp_pairs: interpolation pairs (Table 4.3); each gives ``steps - 2`` interior images.
+            Sharpness is averaged per pair and its standard error taken over pairs (the images
+            of one row are correlated). Hundreds of pairs cost seconds.
     Returns:
         a JSON-ready dict: ``samples``, ``reconstructions``, ``interpolations`` (each with its
-        FID/FCD entry, sharpness mean and counts), ``sharpness_definition``, ``extractor``.
+        FID/FCD entry at ``n_fid``, sharpness mean and standard error, counts), ``n_fid``,
+        ``sharpness_definition``, ``extractor``.
     """
     device = device or _model_device(model)
     ext = M.load_feature_extractor(extractor) if isinstance(extractor, str) else extractor
-    n_recon = min(n_recon, len(test_images))
+    if n_fid is None:
+        given = [int(n) for n in (n_samples, n_recon) if n is not None]
+        n_fid = min(given + [len(test_images)]) if given else min(C.N_RANDOM_SAMPLES, len(test_images))
+    n_fid = int(n_fid)
+    n_samples = max(int(n_samples if n_samples is not None else n_fid), n_fid)
+    n_recon = int(n_recon if n_recon is not None else n_fid)
+    if n_recon > len(test_images) or n_fid > n_recon:
+        raise ValueError(f"n_recon={n_recon} and n_fid={n_fid} need n_fid <= n_recon <= "
+                         f"{len(test_images)} (the held-out images given)")
+    fid_kw = dict(batch_size=batch_size, device=device)
     out: Dict[str, Any] = {"model": getattr(model, "name", "?"), "extractor": ext.name,
                            "reference": reference.source, "n_reference": reference.n,
-                           "sharpness_definition": SHARPNESS_DEFINITION, "seed": seed}
+                           "n_fid": n_fid, "sharpness_definition": SHARPNESS_DEFINITION,
+                           "laplacian_definition": LAPLACIAN_DEFINITION, "seed": seed}
 
     samples = generate(model, n_samples, batch_size=batch_size, seed=seed)
-    out["samples"] = {"n": n_samples, "fid": _fid_entry(samples, ext, reference, batch_size, device),
-                      "sharpness": M.sharpness(samples).mean().item(),
-                      "laplacian_sharpness": M.laplacian_sharpness(samples).mean().item(),
+    out["samples"] = {"n": n_samples, "fid": fid_entry(samples, ext, reference, n_fid, **fid_kw),
+                      **_image_summary(samples),
                       "ms_ssim_diversity": M.ms_ssim_diversity(
                           samples, n_pairs=n_diversity_pairs,
                           generator=torch.Generator().manual_seed(seed)) if len(samples) > 1 else None}
@@ -126,20 +187,31 @@ def evaluate_model(model, test_images: Images, *, extractor, reference: M.Featur
 
     real = test_images[:n_recon]
     recon = reconstruct(model, real, batch_size=batch_size)
-    out["reconstructions"] = {"n": n_recon,
-                              "fid": _fid_entry(recon, ext, reference, batch_size, device),
-                              "sharpness": M.sharpness(recon).mean().item(),
-                              "laplacian_sharpness": M.laplacian_sharpness(recon).mean().item(),
+    out["reconstructions"] = {"n": n_recon, "fid": fid_entry(recon, ext, reference, n_fid, **fid_kw),
+                              **_image_summary(recon),
                               "rmse": M.rmse(M.to_float_images(real), recon).mean().item()}
     del recon
 
     pairs = min(n_interp_pairs, len(test_images) // 2)
     ia, ib = interpolation_pairs(len(test_images), pairs, seed=seed)
-    rows = interpolation_rows(model, test_images[ia], test_images[ib], steps)
-    mid = rows[:, 1:-1].reshape(-1, *rows.shape[2:])
-    out["interpolations"] = {"n_pairs": pairs, "steps": steps, "n": len(mid),
-                             "sharpness": M.sharpness(mid).mean().item(),
-                             "laplacian_sharpness": M.laplacian_sharpness(mid).mean().item()}
+    mids, per_pair_tv, per_pair_lap = [], [], []
+    for i in range(0, pairs, batch_size):
+        rows = interpolation_rows(model, test_images[ia[i:i + batch_size]],
+                                  test_images[ib[i:i + batch_size]], steps)
+        mid = rows[:, 1:-1]
+        flat = mid.reshape(-1, *mid.shape[2:])
+        per_pair_tv.append(M.sharpness(flat).reshape(len(mid), -1).mean(1))
+        per_pair_lap.append(M.laplacian_sharpness(flat).reshape(len(mid), -1).mean(1))
+        if sum(len(m) for m in mids) < n_fid:
+            mids.append(flat)
+    tv, lap = mean_and_se(torch.cat(per_pair_tv)), mean_and_se(torch.cat(per_pair_lap))
+    interior = torch.cat(mids)
+    out["interpolations"] = {
+        "n_pairs": pairs, "steps": steps, "n": pairs * (steps - 2),
+        "sharpness": tv["mean"], "sharpness_se": tv["se"],
+        "laplacian_sharpness": lap["mean"], "laplacian_sharpness_se": lap["se"],
+        "fid": (fid_entry(interior, ext, reference, n_fid, **fid_kw) if len(interior) >= n_fid
+                else None)}
     return out
 
 
@@ -149,14 +221,36 @@ def evaluate_real(test_images: Images, *, extractor, reference: M.FeatureStats, 
 
     Uses images ``test_images[-n:]``, kept apart from the first images used for
     reconstructions; with a reference set computed from other images, its FID is the
-    real-vs-real floor.
+    real-vs-real floor. Pass the models' ``n_fid`` as ``n``: a Fréchet distance depends on n,
+    so the floor is only a floor at the same n (:func:`check_same_n`).
     """
+    if n > len(test_images):
+        raise ValueError(f"the real-vs-real row at n={n} needs {n} held-out images, "
+                         f"only {len(test_images)} given")
     real = M.to_float_images(test_images[-n:])
-    return {"n": len(real), "fid": _fid_entry(real, extractor, reference, batch_size, device),
-            "sharpness": M.sharpness(real).mean().item(),
-            "laplacian_sharpness": M.laplacian_sharpness(real).mean().item(),
+    return {"n": len(real), "n_fid": len(real),
+            "fid": fid_entry(real, extractor, reference, n, batch_size=batch_size, device=device),
+            **_image_summary(real),
             "ms_ssim_diversity": M.ms_ssim_diversity(real, n_pairs=min(500, len(real)),
                                                      generator=torch.Generator().manual_seed(seed))}
+
+
+def check_same_n(evaluations: Dict[str, Dict[str, Any]], real: Optional[Dict[str, Any]] = None) -> int:
+    """The common ``n_fid`` of a set of evaluations (and the real row); ValueError if they differ.
+
+    A table that puts Fréchet distances measured at different n side by side compares the
+    estimator's bias, not the models.
+    """
+    ns = {name: ev.get("n_fid", ev.get("samples", {}).get("fid", {}).get("n_fake"))
+          for name, ev in evaluations.items()}
+    if real is not None:
+        ns["real test images"] = real.get("n_fid", real.get("n"))
+    distinct = set(ns.values())
+    if len(distinct) > 1:
+        detail = ", ".join(f"{k}: {v}" for k, v in ns.items())
+        raise ValueError(f"Fréchet distances at different sample counts cannot share a table "
+                         f"({detail}); evaluate every row with the same n_fid")
+    return distinct.pop() if distinct else 0
 
 
 def save_evaluation(out_dir: Union[str, Path], result: Dict[str, Any], *,
@@ -195,21 +289,25 @@ def results_table(table: str, evaluations: Dict[str, Dict[str, Any]],
     """
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; valid: {', '.join(TABLES)}")
+    present = {m: evaluations[m] for m in models if m in evaluations}
+    n_fid = check_same_n(present, real)
     rows: List[Dict[str, Any]] = []
-    for name in models:
-        if name not in evaluations:
-            continue
-        ev, label = evaluations[name], C.THESIS_MODEL_LABELS[name]
+    for name, ev in present.items():
+        label = C.THESIS_MODEL_LABELS[name]
         if table == TABLES[0]:
+            part = ev["interpolations"]
             rows.append({"model": label, "thesis_sharpness": C.THESIS_TABLE_4_3.get(name),
-                         "our_sharpness": ev["interpolations"]["sharpness"],
-                         "n_images": ev["interpolations"]["n"]})
+                         "our_sharpness": part["sharpness"], "sharpness_se": part.get("sharpness_se"),
+                         "our_laplacian": part.get("laplacian_sharpness"),
+                         "n_pairs": part.get("n_pairs"), "n_images": part["n"]})
             continue
         part, thesis = ((ev["samples"], C.THESIS_TABLE_4_4) if table == TABLES[1]
                         else (ev["reconstructions"], C.THESIS_TABLE_4_5))
         t = thesis.get(name, (None, None))
         row = {"model": label, "thesis_fid": t[0], f"our_{part['fid']['metric'].lower()}": part["fid"]["value"],
-               "thesis_sharpness": t[1], "our_sharpness": part["sharpness"], "n_images": part["n"]}
+               "n_fid": n_fid, "thesis_sharpness": t[1], "our_sharpness": part["sharpness"],
+               "sharpness_se": part.get("sharpness_se"),
+               "our_laplacian": part.get("laplacian_sharpness"), "n_images": part["n"]}
         if table == TABLES[1]:
             row["ms_ssim_diversity"] = part.get("ms_ssim_diversity")
         else:
@@ -218,7 +316,9 @@ def results_table(table: str, evaluations: Dict[str, Dict[str, Any]],
     if real is not None and table != TABLES[0]:
         key = next((k for k in rows[0] if k.startswith("our_f")), "our_fcd") if rows else "our_fcd"
         row = {"model": "real test images", "thesis_fid": None, key: real["fid"]["value"],
-               "thesis_sharpness": None, "our_sharpness": real["sharpness"], "n_images": real["n"]}
+               "n_fid": n_fid, "thesis_sharpness": None, "our_sharpness": real["sharpness"],
+               "sharpness_se": real.get("sharpness_se"),
+               "our_laplacian": real.get("laplacian_sharpness"), "n_images": real["n"]}
         if table == TABLES[1]:
             row["ms_ssim_diversity"] = real.get("ms_ssim_diversity")
         else:

@@ -8,6 +8,10 @@ pipeline is written, tested and reused once:
 - :func:`train_model` -- :func:`waelib.train.fit` into ``<out_dir>/<model>``;
 - :func:`feature_extractor` / :func:`reference_stats` -- what FID is measured with, and against;
 - :func:`evaluate_run` -- :func:`waelib.evaluate.evaluate_model`, saved as ``eval.json``;
+- :func:`prepare` / :func:`train_and_evaluate` -- the set-up and the train-and-evaluate loop of
+  notebooks 03 and 04, one call each;
+- :func:`baseline_rows` / :func:`check_beats_baseline` -- trained vs. untrained models;
+- :func:`parameter_rows`, :func:`latent_codes`, :func:`markdown_rows` -- small shared helpers;
 - :func:`load_trained` / :func:`collect_evaluations` -- what notebook 05 reads back.
 
 The held-out images are split in two disjoint halves: the first is the FID reference set, the
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import torch
 
@@ -27,8 +31,8 @@ from . import config as C
 from . import evaluate as E
 from . import metrics as M
 from .data import load_dataset, thesis_splits, to_uint8_tensor
-from .models import build_model, check_model_name
-from .utils import display_path
+from .models import build_model, check_model_name, count_parameters
+from .utils import display_path, resolve_device, seed_everything
 
 
 @dataclass
@@ -61,16 +65,16 @@ def load_data(P: Mapping[str, Any]) -> ExperimentData:
     """Train set and held-out images for parameters ``P`` (dataset, data_root, image_size,
     n_train, n_test; None = the whole split).
 
-    synthfaces is generated with ``n = n_train + n_test`` images so that the thesis' random
-    80/20 split gives (about) the requested sizes; other data sets are cut to size.
+    synthfaces is generated just large enough that the thesis' random 80/20 split holds at
+    least ``n_train`` training and ``n_test`` held-out images; both are then cut to size.
+    Other data sets are cut to size.
     """
     name, size, root = P["dataset"], int(P["image_size"]), P.get("data_root", "data")
     n_train, n_test = P.get("n_train"), P.get("n_test")
     train_split, test_split = thesis_splits(name)
     options: Dict[str, Any] = {}
     if name == "synthfaces" and n_train is not None:
-        total = int(n_train) + int(n_test or max(2, n_train // 4))
-        options["n"] = total
+        options["n"] = synthfaces_size(int(n_train), int(n_test or max(2, n_train // 4)))
     train = load_dataset(name, root=root, split=train_split, image_size=size, **options)
     test = load_dataset(name, root=root, split=test_split, image_size=size, **options)
     if n_train is not None and len(train) > n_train:
@@ -78,6 +82,24 @@ def load_data(P: Mapping[str, Any]) -> ExperimentData:
     if n_test is not None and len(test) > n_test:
         test = torch.utils.data.Subset(test, range(int(n_test)))
     return ExperimentData(train=train, test=to_uint8_tensor(test), name=name, image_size=size)
+
+
+def synthfaces_size(n_train: int, n_test: int) -> int:
+    """The smallest synthfaces size n whose thesis split (``data.thesis_n_train(n)`` training
+    images, the rest held out) has at least ``n_train`` and ``n_test`` images."""
+    from .data import thesis_n_train
+
+    n = max(n_train + n_test, 2)
+    while thesis_n_train(n) < n_train or n - thesis_n_train(n) < n_test:
+        n = max(n + 1, int(n * 1.01))
+    return n
+
+
+def fid_sample_count(P: Mapping[str, Any], data: "ExperimentData") -> int:
+    """The one n of every Fréchet distance of a profile (samples, reconstructions,
+    interpolations, the real row): ``P["n_fid"]``, capped by the held-out evaluation images."""
+    n = P.get("n_fid") or min(P["n_samples"], P["n_recon"])
+    return int(min(n, len(data.eval_images)))
 
 
 def run_dir(P: Mapping[str, Any], model: str) -> Path:
@@ -110,15 +132,21 @@ def train_model(model: str, data: ExperimentData, P: Mapping[str, Any], *, retra
 def feature_extractor(P: Mapping[str, Any]) -> M.FeatureExtractor:
     """The FID feature net for ``P["fid_features"]``.
 
-    ``"auto"``: pytorch-fid's Inception when its weights file is present, else the data set's
-    offline attribute classifier (a Fréchet *classifier* distance, labelled FCD). Any name of
+    ``"auto"``: pytorch-fid's Inception when its weights file is present AND the profile
+    measures at least 2048 images per Fréchet distance (``n_fid``; Inception's feature
+    dimension), else the data set's offline attribute classifier (a Fréchet *classifier*
+    distance, labelled FCD, 128-d). So a table does not silently turn into mostly sample-size
+    bias when the weights appear (docs/deviations.md). Any name of
     :func:`waelib.metrics.load_feature_extractor` is accepted too.
     """
     choice = P.get("fid_features", "auto")
     if choice != "auto":
         return M.load_feature_extractor(choice, root=P.get("data_root", "data"))
-    if M.inception_weights_path().is_file():
+    n_fid = P.get("n_fid") or P.get("n_samples") or 0
+    if M.inception_weights_path().is_file() and n_fid >= M.InceptionFeatures.dim:
         return M.load_feature_extractor("inception")
+    # Without the weights, or with fewer images than Inception's 2048 feature dimensions (where
+    # the Fréchet distance is mostly small-sample bias): the data set's classifier (FCD).
     name = "celeba_classifier" if P["dataset"] == "celeba" else "synthfaces_classifier"
     return M.load_feature_extractor(name, root=P.get("data_root", "data"))
 
@@ -136,8 +164,10 @@ def evaluate_run(model, data: ExperimentData, P: Mapping[str, Any], *, extractor
                  reference: M.FeatureStats, save: bool = True) -> Dict[str, Any]:
     """:func:`waelib.evaluate.evaluate_model` with the counts of ``P``; saved as ``eval.json``
     in the model's run folder (with the run's configuration and the machine's metadata)."""
+    n_fid = fid_sample_count(P, data)
     result = E.evaluate_model(model, data.eval_images, extractor=extractor, reference=reference,
-                              n_samples=P["n_samples"], n_recon=P["n_recon"],
+                              n_fid=n_fid, n_samples=max(P["n_samples"], n_fid),
+                              n_recon=min(max(P["n_recon"], n_fid), len(data.eval_images)),
                               n_interp_pairs=P["n_interp"], steps=P["interp_steps"],
                               seed=P["seed"])
     if save:
@@ -152,10 +182,202 @@ def evaluate_untrained(model_name: str, data: ExperimentData, P: Mapping[str, An
     torch.manual_seed(P["seed"])
     model = build_model(model_name, image_size=data.image_size, width=P["width"],
                         latent_dim=P.get("latent_dim")).eval()
+    n_fid = fid_sample_count(P, data)
     return E.evaluate_model(model, data.eval_images, extractor=extractor, reference=reference,
-                            n_samples=min(P["n_samples"], 1024), n_recon=min(P["n_recon"], 1024),
-                            n_interp_pairs=2, steps=P["interp_steps"], seed=P["seed"])
+                            n_fid=n_fid, n_interp_pairs=min(P["n_interp"], 64),
+                            steps=P["interp_steps"], seed=P["seed"])
 
+
+
+def prepare(P: Mapping[str, Any], *, verbose: bool = True) -> ExperimentData:
+    """The start of a training notebook: seed everything with ``P["seed"]``, report the device
+    and the data, and return :func:`load_data` (P).
+
+    Prints (when ``verbose``) the device ``P["device"]`` resolves to, torch's thread count, and
+    the data set's name, sizes and image size.
+    """
+    seed_everything(P["seed"])
+    data = load_data(P)
+    if verbose:
+        device = resolve_device(P.get("device", "auto"))
+        print("device:", device, "| torch threads:", torch.get_num_threads())
+        print(f"{data.name}: {len(data.train)} training images, {len(data.test)} held-out images, "
+              f"{data.image_size}x{data.image_size} px")
+    return data
+
+
+@dataclass
+class ExperimentResults:
+    """What :func:`train_and_evaluate` returns, per model name (in the order trained).
+
+    Attributes:
+        runs: ``{model: run}``, each what :func:`train_model` returns (``.model`` the trained
+            model, ``.history`` its log rows, ``.step``, ``.out_dir``).
+        evaluations: ``{model: evaluate_run result}`` (also saved as the run's ``eval.json``).
+        baselines: ``{model: evaluate_untrained result}``: the same protocol on an untrained model.
+        extractor, reference: the feature net and the real-image statistics every FID used.
+    """
+
+    runs: Dict[str, Any]
+    evaluations: Dict[str, Dict[str, Any]]
+    baselines: Dict[str, Dict[str, Any]]
+    extractor: Any
+    reference: M.FeatureStats
+
+    @property
+    def models(self) -> Dict[str, torch.nn.Module]:
+        """``{model name: trained model}``."""
+        return {m: r.model for m, r in self.runs.items()}
+
+    @property
+    def histories(self) -> Dict[str, List[Dict[str, Any]]]:
+        """``{model name: log rows}`` (the input of :func:`waelib.plots.training_curves`)."""
+        return {m: r.history for m, r in self.runs.items()}
+
+
+def _fid_kind(extractor) -> str:
+    return "FID" if extractor.name == "inception" else "FCD, a Frechet classifier distance"
+
+
+def train_and_evaluate(data: ExperimentData, P: Mapping[str, Any], *,
+                       models: Optional[Sequence[str]] = None, retrain: Optional[bool] = None,
+                       extractor=None, reference: Optional[M.FeatureStats] = None,
+                       verbose: bool = True, **overrides) -> ExperimentResults:
+    """Train every model, evaluate it like the thesis' chapter 4 (§4.4), and evaluate an
+    untrained copy as the baseline: the loop of notebooks 03 and 04.
+
+    Args:
+        data: :func:`load_data` (P).
+        P: resolved notebook parameters (:mod:`waelib.profiles`).
+        models: model names (default ``P["models"]``), trained in this order.
+        retrain: ignore existing runs (default ``P["retrain"]``); else a run is resumed or, when
+            complete, reloaded.
+        extractor, reference: the FID feature net and reference statistics (default
+            :func:`feature_extractor` (P) and :func:`reference_stats`).
+        verbose: print what is measured with, and per model the steps, the run folder and the
+            Fréchet distances of samples (trained and untrained) and reconstructions.
+        overrides: further :class:`waelib.train.TrainConfig` fields for :func:`train_model`.
+    Returns:
+        :class:`ExperimentResults`.
+    """
+    models = list(P["models"] if models is None else models)
+    for m in models:
+        check_model_name(m)
+    retrain = bool(P.get("retrain", False) if retrain is None else retrain)
+    extractor = extractor if extractor is not None else feature_extractor(P)
+    reference = reference if reference is not None else reference_stats(data, extractor)
+    if verbose:
+        print(f"FID features: {extractor.name} ({_fid_kind(extractor)}); "
+              f"reference: {reference.source}, n={reference.n}")
+    runs: Dict[str, Any] = {}
+    evals: Dict[str, Dict[str, Any]] = {}
+    baselines: Dict[str, Dict[str, Any]] = {}
+    for name in models:
+        if verbose:
+            print(f"--- {C.THESIS_MODEL_LABELS[name]} ({name}) ---")
+        runs[name] = train_model(name, data, P, retrain=retrain, **overrides)
+        evals[name] = evaluate_run(runs[name].model, data, P, extractor=extractor, reference=reference)
+        baselines[name] = evaluate_untrained(name, data, P, extractor=extractor, reference=reference)
+        if verbose:
+            fid, base = evals[name]["samples"]["fid"], baselines[name]["samples"]["fid"]
+            print(f"trained {runs[name].step} steps -> {runs[name].out_dir}\n"
+                  f"  {fid['metric']} of samples: {fid['value']:.2f} (untrained: {base['value']:.2f}); "
+                  f"{fid['metric']} of reconstructions: "
+                  f"{evals[name]['reconstructions']['fid']['value']:.2f}")
+    return ExperimentResults(runs=runs, evaluations=evals, baselines=baselines,
+                             extractor=extractor, reference=reference)
+
+
+def baseline_rows(results: ExperimentResults, models: Optional[Sequence[str]] = None
+                  ) -> List[Dict[str, Any]]:
+    """One row per model: the Fréchet distance of its samples, trained and untrained, their
+    ratio, the distance of its reconstructions and the sharpness of its samples (§4.4).
+
+    Args:
+        results: :func:`train_and_evaluate`'s results.
+        models: which models, in which order (default: all of ``results``).
+    Returns:
+        dicts with the keys ``model`` (the thesis' name), ``samples``, ``untrained samples``,
+        ``trained / untrained``, ``reconstructions`` and ``sharpness (samples)``.
+    """
+    models = list(results.evaluations if models is None else models)
+    rows = []
+    for m in models:
+        ev, base = results.evaluations[m], results.baselines[m]
+        fid, fid0 = ev["samples"]["fid"]["value"], base["samples"]["fid"]["value"]
+        rows.append({"model": C.THESIS_MODEL_LABELS[m], "samples": fid, "untrained samples": fid0,
+                     "trained / untrained": fid / fid0,
+                     "reconstructions": ev["reconstructions"]["fid"]["value"],
+                     "sharpness (samples)": ev["samples"]["sharpness"]})
+    return rows
+
+
+def check_beats_baseline(rows: Sequence[Mapping[str, Any]], *, max_ratio: float = 0.7,
+                         enforce: bool = True) -> str:
+    """Check that every trained model's samples are far closer to the data than an untrained
+    model's: ``trained / untrained < max_ratio`` in every row of :func:`baseline_rows`.
+
+    Args:
+        rows: :func:`baseline_rows`.
+        max_ratio: the largest accepted ratio of Fréchet distances.
+        enforce: False skips the check (the smoke profile trains for 2 steps: nothing to assert).
+    Returns:
+        a sentence saying what was checked.
+    Raises:
+        AssertionError: naming each model whose ratio is not below ``max_ratio``.
+    """
+    if not enforce:
+        return "baseline check skipped (nothing to assert after a few training steps)"
+    failed = [f"{r['model']} ({r['trained / untrained']:.3g})" for r in rows
+              if not r["trained / untrained"] < max_ratio]
+    if failed:
+        raise AssertionError(f"trained / untrained Frechet distance is not below {max_ratio} for: "
+                             + ", ".join(failed))
+    return (f"every trained model's samples are far closer to the data than an untrained model's "
+            f"(trained / untrained < {max_ratio})")
+
+
+def parameter_rows(models: Sequence[str], *, image_size: int, width: float,
+                   latent_dim: Optional[int] = None) -> List[Dict[str, Any]]:
+    """Parameter counts of each model at the thesis' size (128 px, width 1) and at the size of
+    this run (§4.3; the thesis-size counts are checked in tests/test_models.py).
+
+    Returns:
+        dicts with ``model`` (the thesis' name), ``thesis size (M)`` and ``this run (M)``
+        (millions of parameters, floats).
+    """
+    rows = []
+    for name in models:
+        full = count_parameters(build_model(name))
+        small = count_parameters(build_model(name, image_size=image_size, width=width,
+                                             latent_dim=latent_dim))
+        rows.append({"model": C.THESIS_MODEL_LABELS[name], "thesis size (M)": full / 1e6,
+                     "this run (M)": small / 1e6})
+    return rows
+
+
+@torch.no_grad()
+def latent_codes(model, images: torch.Tensor, *, batch_size: int = 256) -> torch.Tensor:
+    """The codes ``model.encode(x)`` of (N, 3, S, S) images (uint8 or float in [0, 1]), computed
+    in batches on the model's device: an (N, d) float CPU tensor (for a VAE, the means)."""
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    for i in range(0, len(images), batch_size):
+        x = M.to_float_images(images[i:i + batch_size]).to(device)
+        out.append(model.encode(x).float().cpu())
+    return torch.cat(out) if out else torch.empty(0)
+
+
+def markdown_rows(rows: Sequence[Mapping[str, Any]]) -> str:
+    """A Markdown table of dict rows (the keys of the first row are the columns), with the
+    number format of :func:`waelib.figures.format_value`."""
+    from .figures import markdown_table
+
+    if not rows:
+        return ""
+    columns = list(rows[0])
+    return markdown_table(columns, [[r.get(c) for c in columns] for r in rows])
 
 def load_trained(P: Mapping[str, Any], model: str, *, device: str = "cpu"):
     """The trained model of ``<out_dir>/<model>``; a missing run raises FileNotFoundError naming

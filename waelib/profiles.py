@@ -51,11 +51,17 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Set, Union
 
 from . import config as C
+from .data import DATASET_NAMES, celeba_available  # single sources: waelib.data
+from .utils import check_choice
 
-DATASET_NAMES = ("synthfaces", "celeba", "digits")
 #: ``dataset="auto"``: CelebA when its files are present, otherwise synthfaces.
 DATASET_CHOICES = DATASET_NAMES + ("auto",)
 PROFILE_NAMES = ("smoke", "default", "thesis")
+#: ``fid_features``: "auto" (Inception when its weights are present, else the data set's
+#: offline classifier) or a name of :func:`waelib.metrics.load_feature_extractor`
+#: (:data:`waelib.metrics.EXTRACTOR_NAMES`, repeated here so that the parameters cell does
+#: not import the metrics; tests/test_profiles.py checks that the two lists agree).
+FID_FEATURE_CHOICES = ("auto", "inception", "synthfaces_classifier", "celeba_classifier")
 
 # --------------------------------------------------------------------------------------
 # The tables
@@ -66,18 +72,20 @@ PROFILES: Dict[str, Dict[str, Any]] = {
     "smoke": dict(
         seed=0, dataset="synthfaces", data_root="../data", image_size=32, width=0.0625,
         latent_dim=None, epochs=None, steps=2, batch_size=8, device="cpu",
-        n_train=32, n_test=16, n_samples=32, n_recon=16, n_interp=2, interp_steps=5,
+        n_train=32, n_test=16, n_samples=32, n_recon=16, n_fid=8, n_interp=2, interp_steps=5,
         fid_features="auto", out_dir="../runs/smoke", figures_dir="../runs/smoke/figures"),
     "default": dict(
         seed=0, dataset="synthfaces", data_root="../data", image_size=32, width=0.125,
         latent_dim=None, epochs=None, steps=2000, batch_size=64, device="auto",
-        n_train=8192, n_test=2048, n_samples=2048, n_recon=1024, n_interp=8, interp_steps=10,
+        n_train=8192, n_test=2048, n_samples=2048, n_recon=1024, n_fid=1024,
+        n_interp=C.N_INTERPOLATION_PAIRS, interp_steps=10,
         fid_features="auto", out_dir="../runs/default", figures_dir="../figures"),
     "thesis": dict(
         seed=0, dataset="auto", data_root="../data", image_size=C.IMAGE_SIZE, width=1.0,
         latent_dim=None, epochs=C.EPOCHS, steps=None, batch_size=C.BATCH_SIZE, device="auto",
         n_train=None, n_test=None, n_samples=C.N_RANDOM_SAMPLES, n_recon=C.N_RECONSTRUCTIONS,
-        n_interp=8, interp_steps=C.N_INTERPOLATION_STEPS, fid_features="auto",
+        n_fid=C.N_RANDOM_SAMPLES, n_interp=C.N_INTERPOLATION_PAIRS,
+        interp_steps=C.N_INTERPOLATION_STEPS, fid_features="auto",
         out_dir="../runs/thesis", figures_dir="../figures"),
 }
 
@@ -163,34 +171,14 @@ def resolve_paths(p: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
 # --------------------------------------------------------------------------------------
 # Validation
 # --------------------------------------------------------------------------------------
-def celeba_available(data_root: Union[str, Path] = "data") -> bool:
-    """Whether CelebA's images are present under ``data_root`` (``celeba/img_align_celeba``
-    or ``img_align_celeba``); uses :func:`waelib.data.celeba_available` when it exists."""
-    try:
-        from . import data as _data
-        fn = getattr(_data, "celeba_available", None)
-        if callable(fn):
-            return bool(fn(data_root))
-    except Exception:  # pragma: no cover - data module optional here
-        pass
-    root = Path(data_root)
-    return any((p / "img_align_celeba").is_dir() for p in (root / "celeba", root))
-
-
-def check_choice(value: Any, choices: Iterable[Any], what: str) -> Any:
-    """Raise ``ValueError("unknown <what> ...; valid choices: ...")`` unless value in choices."""
-    choices = tuple(choices)
-    if value not in choices:
-        raise ValueError(f"unknown {what} {value!r}; valid choices: {', '.join(map(str, choices))}")
-    return value
-
-
 def validate_params(p: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Check the values every notebook shares (in place); resolve ``dataset="auto"``.
 
-    Data set names (synthfaces, celeba, digits, auto), model names
-    (:data:`waelib.config.MODEL_NAMES`, keys ``model``/``models``), image sizes, devices and
-    the positivity of counts.
+    Data set names (synthfaces, celeba, digits, auto; "auto" is CelebA exactly when
+    :func:`waelib.data.celeba_available` finds ``<data_root>/celeba/img_align_celeba``, the
+    folder ``load_dataset("celeba", root=data_root)`` reads), model names
+    (:data:`waelib.config.MODEL_NAMES`, keys ``model``/``models``), image sizes, the FID
+    feature extractor (:data:`FID_FEATURE_CHOICES`), devices and the positivity of counts.
     """
     if "dataset" in p and p["dataset"] is not None:
         check_choice(p["dataset"], DATASET_CHOICES, "dataset")
@@ -207,12 +195,14 @@ def validate_params(p: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         p["models"] = list(models)
     if p.get("image_size") is not None:
         check_choice(int(p["image_size"]), C.SUPPORTED_IMAGE_SIZES, "image_size")
+    if p.get("fid_features") is not None:
+        check_choice(p["fid_features"], FID_FEATURE_CHOICES, "fid_features")
     if p.get("device") is not None:
         dev = str(p["device"])
         if not (dev in ("auto", "cpu", "cuda", "mps") or re.fullmatch(r"cuda:\d+", dev)):
             raise ValueError(f"unknown device {dev!r}; valid choices: auto, cpu, cuda, cuda:N, mps")
     for k in ("epochs", "steps", "batch_size", "iterations", "n_mc", "n_repeats", "n_points",
-              "n_train", "n_test", "n_samples", "n_recon", "eval_every"):
+              "n_train", "n_test", "n_samples", "n_recon", "n_fid", "n_interp", "eval_every"):
         v = p.get(k)
         if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
             raise ValueError(f"{k} must be a positive integer or None, got {v!r}")

@@ -1,4 +1,5 @@
-"""Small shared helpers: atomic file writes, seeding, device choice and run metadata.
+"""Small shared helpers: atomic file writes, seeding, device choice, run metadata and the
+``unknown ...; valid choices: ...`` check.
 
 Everything that writes a checkpoint, a result table or a cache goes through the
 ``atomic_*`` functions here: they write to a temporary file in the same folder and
@@ -17,7 +18,7 @@ import random
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator, Optional, Union
+from typing import Any, Iterable, Iterator, Optional, Union
 
 import numpy as np
 import torch
@@ -79,6 +80,17 @@ def atomic_numpy_save(path: PathLike, array: np.ndarray) -> Path:
     buf = io.BytesIO()
     np.save(buf, array, allow_pickle=False)
     return atomic_write_bytes(path, buf.getvalue())
+
+
+def check_choice(value: Any, choices: Iterable[Any], what: str) -> Any:
+    """Raise ``ValueError("unknown <what> ...; valid choices: ...")`` unless value in choices.
+
+    The one argument check behind data set, split, model, image-size and profile-value
+    errors (:mod:`waelib.data`, :mod:`waelib.profiles`); returns ``value``."""
+    choices = tuple(choices)
+    if value not in choices:
+        raise ValueError(f"unknown {what} {value!r}; valid choices: {', '.join(map(str, choices))}")
+    return value
 
 
 def seed_everything(seed: int) -> torch.Generator:

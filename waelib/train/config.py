@@ -1,0 +1,192 @@
+"""The configuration of a training run: :class:`TrainConfig`, the thesis' learning rates
+(§4.3.1, §4.3.2) and the settings a resumed run must share with its checkpoint."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import torch
+
+from .. import config as C
+from ..losses import recon_scale_for
+from ..models import check_model_name
+
+__all__ = ["TrainConfig", "default_lrs", "RESUME_KEYS"]
+
+
+def default_lrs(model_name: str) -> Tuple[float, Optional[float]]:
+    """Thesis learning rates ``(lr, disc_lr)`` for a model (disc_lr is None without a GAN)."""
+    kind = check_model_name(model_name).kind
+    if kind == "vae":
+        return C.VAE_LR, None
+    if kind == "wae_mmd":
+        return C.WAE_MMD_LR, None
+    return C.WAE_AE_LR, C.WAE_DISC_LR
+
+
+def _default_beta1(model_name: str) -> float:
+    return C.VAE_BETA1 if check_model_name(model_name).kind == "vae" else C.WAE_BETA1
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs. ``None`` means "the thesis / device default".
+
+    Model and data:
+        model: one of :data:`waelib.config.MODEL_NAMES`.
+        dataset: data set name for :func:`waelib.data.load_dataset` (used when ``fit`` gets a
+            name or ``None``), or a ``.pt`` file holding a (N, 3, S, S) tensor. ``n``: synthfaces'
+            size option, else the first n images. ``split``: None = ``thesis_train`` for CelebA
+            (the thesis' random 80/20 split), load_dataset's default otherwise.
+            ``data_root`` and ``dataset_options`` are passed through.
+        image_size: side S of the (3, S, S) images (thesis: 128); the data must match.
+        width: channel multiplier of :func:`waelib.models.build_model` (1.0 = thesis).
+        latent_dim: None = thesis (512 VAE, 64 WAE). ``model_overrides``: extra build_model kwargs.
+    Schedule:
+        epochs / steps: give at most one; neither = ``config.EPOCHS`` (100) epochs. ``steps`` is
+            the total number of optimisation steps (a WAE-GAN step = 1 disc + 1 AE update).
+        batch_size: global batch (split evenly over DDP ranks); the last partial batch of an
+            epoch is dropped.
+    Optimisation (None = thesis value for the model, from :mod:`waelib.config`):
+        lr: Adam lr of the model (VAE, WAE-MMD) or of the auto-encoder (WAE-GAN);
+        disc_lr: discriminator lr (WAE-GAN only); betas: Adam betas, default (0.5, 0.999);
+        lam: penalty weight lambda (None = the loss function's default: 1 GAN, 100 MMD).
+        recon_scale: weight of the reconstruction cost in the WAE objectives (None =
+            :func:`waelib.losses.recon_scale_for` ``(image_size)``: the official WAE code's
+            balance at every image size; 0.05 at 128 px, 0.2 at 64 px, 0.8 at 32 px).
+    Run:
+        seed, device ("auto" = CUDA if available), out (run folder; None = runs/<auto name>),
+        resume (continue from ``out/checkpoint.pt`` when it exists).
+    Fast path (None = on for CUDA, off for CPU):
+        amp ("bf16" or None; "auto" = bf16 on CUDA), channels_last, compile (torch.compile, CUDA
+        only), fused (fused Adam), data_on_device (uint8 data set resident on the GPU),
+        cudnn_benchmark.
+    Output:
+        log_every (steps between host syncs: log flush, NaN check, progress bar),
+        sample_every, n_samples (grid of decoded prior samples), checkpoint_every (steps) and
+        checkpoint_minutes (wall clock, checked at log syncs; None = off): a checkpoint is
+        written when either is due, at the end and on SIGINT/SIGTERM; progress (tqdm bar),
+        tensorboard (also write every loss term, images/s and the sample grids to a
+        TensorBoard event file in ``out/tensorboard/``; needs the ``tensorboard`` package).
+    """
+
+    model: str = "wae_resnet"
+    dataset: str = "synthfaces"
+    image_size: int = C.IMAGE_SIZE
+    width: float = 1.0
+    latent_dim: Optional[int] = None
+    model_overrides: Dict[str, Any] = field(default_factory=dict)
+    n: Optional[int] = None
+    data_root: str = "data"
+    split: Optional[str] = None
+    dataset_options: Dict[str, Any] = field(default_factory=dict)
+    epochs: Optional[int] = None
+    steps: Optional[int] = None
+    batch_size: int = C.BATCH_SIZE
+    lr: Optional[float] = None
+    disc_lr: Optional[float] = None
+    betas: Optional[Tuple[float, float]] = None
+    lam: Optional[float] = None
+    recon_scale: Optional[float] = None
+    seed: int = 0
+    device: str = "auto"
+    out: Optional[str] = None
+    resume: bool = False
+    amp: Optional[str] = "auto"
+    channels_last: Optional[bool] = None
+    compile: bool = False
+    fused: Optional[bool] = None
+    data_on_device: Optional[bool] = None
+    cudnn_benchmark: Optional[bool] = None
+    log_every: int = 10
+    sample_every: int = 1000
+    n_samples: int = 64
+    checkpoint_every: int = 5000
+    checkpoint_minutes: Optional[float] = 15.0
+    progress: bool = True
+    tensorboard: bool = False
+
+    # ---- construction -----------------------------------------------------------------
+    @classmethod
+    def field_names(cls) -> List[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "TrainConfig":
+        """Build from a dict; unknown keys raise a ValueError that lists the valid ones."""
+        unknown = sorted(set(d) - set(cls.field_names()))
+        if unknown:
+            raise ValueError(f"unknown TrainConfig key(s) {unknown}; valid keys: "
+                             f"{', '.join(cls.field_names())}")
+        d = dict(d)
+        if d.get("betas") is not None:
+            d["betas"] = tuple(float(b) for b in d["betas"])
+        return cls(**d)
+
+    def to_dict(self) -> Dict[str, Any]:
+        d = dataclasses.asdict(self)
+        if d["betas"] is not None:
+            d["betas"] = list(d["betas"])
+        return d
+
+    def replace(self, **changes) -> "TrainConfig":
+        """A copy with ``changes`` applied (unknown keys raise like :meth:`from_dict`)."""
+        d = self.to_dict()
+        unknown = sorted(set(changes) - set(self.field_names()))
+        if unknown:
+            raise ValueError(f"unknown TrainConfig key(s) {unknown}; valid keys: "
+                             f"{', '.join(self.field_names())}")
+        d.update(changes)
+        return TrainConfig.from_dict(d)
+
+    def validate(self) -> None:
+        check_model_name(self.model)
+        if self.epochs is not None and self.steps is not None:
+            raise ValueError("give either epochs or steps, not both")
+        for name in ("epochs", "steps"):
+            v = getattr(self, name)
+            if v is not None and (int(v) != v or v < 1):
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if self.batch_size < 2:
+            raise ValueError(f"batch_size must be >= 2, got {self.batch_size}")
+        if self.amp not in (None, "auto", "bf16", "none"):
+            raise ValueError(f"amp must be 'bf16', 'auto' or None, got {self.amp!r}")
+        for name in ("log_every", "sample_every", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1")
+
+    def resolved(self, device: torch.device) -> "TrainConfig":
+        """Fill every ``None``/"auto" with the thesis value or the device default."""
+        self.validate()
+        cuda = device.type == "cuda"
+        lr, disc_lr = default_lrs(self.model)
+        amp = self.amp
+        if amp == "auto":
+            amp = "bf16" if (cuda and torch.cuda.is_bf16_supported()) else None
+        if amp == "none":
+            amp = None
+        return self.replace(
+            lr=float(self.lr if self.lr is not None else lr),
+            disc_lr=(None if disc_lr is None else
+                     float(self.disc_lr if self.disc_lr is not None else disc_lr)),
+            betas=tuple(self.betas) if self.betas is not None else (_default_beta1(self.model), 0.999),
+            epochs=(self.epochs if (self.epochs is not None or self.steps is not None) else C.EPOCHS),
+            device=str(device), amp=amp,
+            channels_last=cuda if self.channels_last is None else bool(self.channels_last),
+            fused=cuda if self.fused is None else bool(self.fused),
+            data_on_device=cuda if self.data_on_device is None else bool(self.data_on_device),
+            cudnn_benchmark=cuda if self.cudnn_benchmark is None else bool(self.cudnn_benchmark),
+            compile=bool(self.compile),
+            recon_scale=float(self.recon_scale if self.recon_scale is not None
+                              else recon_scale_for(self.image_size)),
+        )
+
+    def default_out(self) -> str:
+        return str(Path("runs") / f"{self.model}_{self.dataset}_{self.image_size}px_w{self.width:g}_seed{self.seed}")
+
+
+#: Fields that must agree between a checkpoint and a resuming run.
+RESUME_KEYS: Tuple[str, ...] = ("model", "image_size", "width", "latent_dim", "model_overrides",
+                                "batch_size", "seed", "dataset", "n", "split", "recon_scale")
