@@ -41,7 +41,7 @@ FIGURES = ROOT / "figures"
 _WAES5 = {"wae_gan": range(5), "wae_resnet": range(5)}
 #: The scales of docs/claims.md. ``seeds``: model -> seeds (the others get ``default_seeds``).
 SCALES: Dict[str, Dict[str, Any]] = {
-    "primary": dict(dataset="synthfaces", image_size=64, width=0.125, batch_size=64, steps=3000,
+    "primary": dict(dataset="synthfaces", image_size=64, width=0.125, batch_size=64, steps=2000,
                     epochs=None, n_train=16384, n_test=8192, n_fid=2048, n_interp=500,
                     interp_steps=C.N_INTERPOLATION_STEPS, default_seeds=range(3), seeds=_WAES5,
                     device="cpu", data_root="data", fid_features="synthfaces_classifier"),
