@@ -24,6 +24,7 @@
 # %%
 # %matplotlib inline
 from waelib import profiles
+
 _guard = profiles.ParameterGuard(globals())   # records which names the parameters cell defines
 
 # %% tags=["parameters"]
@@ -38,8 +39,10 @@ P = profiles.notebook_params(globals(), _guard, table=profiles.TOY_PROFILES)
 
 # %%
 import math
+
 import matplotlib.pyplot as plt
 import torch
+
 from waelib import figures, losses, toy
 from waelib.utils import atomic_write_json, seed_everything
 
@@ -273,6 +276,7 @@ checks["gaussian_kl"] = kl_closed.tolist()
 
 # %%
 from torch.distributions import Normal
+
 xb = torch.rand(4, 3, 8, 8, generator=gen, dtype=torch.float64)
 x_hat = torch.rand(4, 3, 8, 8, generator=gen, dtype=torch.float64)
 mu_b = torch.randn(4, 6, generator=gen, dtype=torch.float64)
@@ -301,5 +305,6 @@ checks["vae_loss_matches_neg_elbo"] = True
 
 # %%
 from pathlib import Path
+
 atomic_write_json(Path(P.out_dir) / "01_elbo_checks.json", {"profile": P.profile, "params": dict(P), "checks": checks})
 print("all checks passed:", ", ".join(checks))

@@ -22,6 +22,7 @@
 # %%
 # %matplotlib inline
 from waelib import profiles
+
 _guard = profiles.ParameterGuard(globals())   # records which names the parameters cell defines
 
 # %% tags=["parameters"]
@@ -38,10 +39,12 @@ P = profiles.notebook_params(globals(), _guard, table=profiles.TOY_PROFILES)
 
 # %%
 import math
-import numpy as np
+
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 from scipy.stats import wasserstein_distance
+
 from waelib import config, figures, losses, toy
 from waelib.utils import atomic_write_json, seed_everything
 
@@ -206,6 +209,7 @@ checks["toy_2d"] = {k: {m: v[m] for m in ("kl", "mmd", "acc")} for k, v in stats
 
 # %%
 from matplotlib.patches import Ellipse
+
 fig, axes = plt.subplots(1, 4, figsize=(15, 3.9))
 colors = np.array(["C0", "C1", "C2", "C3"])
 ax = axes[0]
@@ -258,6 +262,7 @@ plt.show()
 
 # %%
 from scipy.stats import norm
+
 lam = 1.0
 p_sd, q_mu, q_sd = math.sqrt(config.WAE_PRIOR_SIGMA2), 1.0, 0.5          # P_Z = N(0, 2) as in the thesis
 logp = lambda t: norm.logpdf(t, 0, p_sd)
@@ -354,5 +359,6 @@ plt.show()
 
 # %%
 from pathlib import Path
+
 atomic_write_json(Path(P.out_dir) / "02_wae_objective_checks.json", {"profile": P.profile, "params": dict(P), "checks": checks})
 print("all checks passed:", ", ".join(checks))

@@ -20,6 +20,7 @@
 # %%
 # %matplotlib inline
 from waelib import profiles
+
 _guard = profiles.ParameterGuard(globals())   # records which names the parameters cell defines
 
 # %% tags=["parameters"]
@@ -44,8 +45,10 @@ P = profiles.notebook_params(globals(), _guard, table=profiles.DEGRADATION_PROFI
 # %%
 import math
 from pathlib import Path
+
 import matplotlib.pyplot as plt
 import torch
+
 from waelib import blocks, config, degradation, figures
 from waelib.models import build_model
 from waelib.utils import atomic_write_json, resolve_device, seed_everything
@@ -238,6 +241,7 @@ plt.show()
 
 # F = 0 makes the identity block the identity map (on ReLU outputs, which is what it receives)
 import copy
+
 blk = copy.deepcopy(id_block).eval()
 torch.nn.init.zeros_(blk.bn3.weight); torch.nn.init.zeros_(blk.bn3.bias)
 xin = torch.rand(2, *shapes["features.6.1"][0])

@@ -22,6 +22,7 @@
 # %%
 # %matplotlib inline
 from waelib import profiles
+
 _guard = profiles.ParameterGuard(globals())   # records which names the parameters cell defines
 
 # %% tags=["parameters"]
@@ -48,6 +49,7 @@ data_root = None
 out_dir = None        # runs are written to <out_dir>/<model>
 figures_dir = None
 retrain = False       # True: ignore an existing run in <out_dir>/<model> and train again
+tensorboard = False   # True: also log to <out_dir>/<model>/tensorboard (open with `tensorboard --logdir <out_dir>`)
 
 # %%
 P = profiles.notebook_params(globals(), _guard, table=profiles.PROFILES)
@@ -55,6 +57,7 @@ P = profiles.notebook_params(globals(), _guard, table=profiles.PROFILES)
 # %%
 import matplotlib.pyplot as plt
 import torch
+
 from waelib import config, experiment, figures, losses, plots
 from waelib.models import build_model
 

@@ -23,6 +23,7 @@
 # %%
 # %matplotlib inline
 from waelib import profiles
+
 _guard = profiles.ParameterGuard(globals())   # records which names the parameters cell defines
 
 # %% tags=["parameters"]
@@ -49,6 +50,7 @@ data_root = None
 out_dir = None        # runs are written to <out_dir>/<model>
 figures_dir = None
 retrain = False       # True: ignore an existing run in <out_dir>/<model> and train again
+tensorboard = False   # True: also log to <out_dir>/<model>/tensorboard (open with `tensorboard --logdir <out_dir>`)
 
 # %%
 P = profiles.notebook_params(globals(), _guard, table=profiles.PROFILES)
@@ -56,6 +58,7 @@ P = profiles.notebook_params(globals(), _guard, table=profiles.PROFILES)
 # %%
 import matplotlib.pyplot as plt
 import torch
+
 from waelib import config, degradation, experiment, figures, losses, plots
 from waelib.models import build_model
 

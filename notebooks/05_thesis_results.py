@@ -18,10 +18,12 @@
 # %%
 # %matplotlib inline
 from waelib import profiles
+
 _guard = profiles.ParameterGuard(globals())   # records which names the parameters cell defines
 
 # %% tags=["parameters"]
 from waelib import config
+
 profile = "default"   # smoke | default | thesis (see waelib.profiles)
 models = list(config.MODEL_NAMES)
 seed = None           # None: take the value from the profile
@@ -52,10 +54,12 @@ P = profiles.notebook_params(globals(), _guard, table=profiles.PROFILES)
 # %%
 import json
 from pathlib import Path
+
 import matplotlib.pyplot as plt
 import torch
 from torchvision.transforms.functional import gaussian_blur
-from waelib import config, evaluate, experiment, figures, metrics
+
+from waelib import config, evaluate, experiment, figures, metrics, study
 from waelib.utils import atomic_write_json, atomic_write_text, display_path, run_metadata
 
 figures.use_style()
@@ -231,6 +235,32 @@ fig.tight_layout(); figures.save_figure(fig, "fig4_3_reconstructions", P.figures
 text = experiment.figures_readme(P, experiment.run_records(P, models), data, run_metadata())
 atomic_write_text(Path(P.figures_dir) / "README.md", text)
 print(text)
+
+# %% [markdown]
+# ## Do the thesis' claims hold? The multi-seed study
+#
+# The tables above come from **one** training run per model, like the thesis' own. One run is an
+# anecdote: a second seed can reorder models whose scores differ by less than the seed-to-seed spread.
+# The claims study (`make claims`, pre-registered in `docs/claims.md` before its first run) trains every
+# model on several seeds at two CPU scales and compares the models **paired by seed**: for claim "A beats
+# B", $d_s = \mathrm{metric}(A, s) - \mathrm{metric}(B, s)$, with the 95 % interval
+# $\bar d \pm t_{0.975,\,n-1}\, s_d/\sqrt n$. The verdict is *supported* when the interval lies on the side
+# the thesis claims, *contradicted* when it lies on the other side, and *inconclusive at this scale*
+# otherwise. `mde` is the smallest true difference the design detects with 80 % power.
+#
+# The table and the forest plot below are read from the committed `results/claims/` (nothing is trained
+# here); `python -m waelib.study --render` writes them to `figures/claims*`.
+
+# %%
+claim_rows = study.claims_rows()
+if claim_rows:
+    cols = ["claim", "scale", "statement", "n_seeds", "mean_diff", "ci_lo", "ci_hi", "mde", "verdict"]
+    print(experiment.markdown_rows([{c: r.get(c) for c in cols} for r in claim_rows]))
+    if any(r.get("ci_lo") is not None for r in claim_rows):
+        fig = study.forest_plot(claim_rows)
+        plt.show()
+else:
+    print("no study results yet: run `make claims` (resumable; about 4 hours on 2 CPU cores)")
 
 # %% [markdown]
 # ## Summary

@@ -99,8 +99,8 @@ def main(argv=None) -> int:
             print(f"FAILED: {nb.name} after {time.perf_counter() - t0:.0f} s; see {out}\n{exc}",
                   file=sys.stderr)
             return 1
-        print(f"    done in {time.perf_counter() - t0:.0f} s -> {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}",
-              flush=True)
+        shown = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
+        print(f"    done in {time.perf_counter() - t0:.0f} s -> {shown}", flush=True)
     print(f"all {len(nbs)} notebooks ran in {time.perf_counter() - total:.0f} s")
     return 0
 

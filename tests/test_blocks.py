@@ -3,8 +3,15 @@ import pytest
 import torch
 
 from waelib import config as C
-from waelib.blocks import (ConvBlock, DCGANDecoder, IdentityBlock, LatentDiscriminator,
-                           ResNetEncoder, resnet_spatial_sizes, scaled)
+from waelib.blocks import (
+    ConvBlock,
+    DCGANDecoder,
+    IdentityBlock,
+    LatentDiscriminator,
+    ResNetEncoder,
+    resnet_spatial_sizes,
+    scaled,
+)
 
 
 def test_identity_block_is_identity_when_last_bn_weight_is_zero():

@@ -65,7 +65,7 @@ def test_training_is_deterministic_and_records_curves(data):
     kw = dict(iterations=4, batch_size=16, eval_every=2, seed=3)
     a = D.train_classifier(D.CifarResNet(8, residual=True, base_width=4), data, label="a", **kw)
     torch.manual_seed(0)
-    b = D.train_classifier(D.CifarResNet(8, residual=True, base_width=4), data, label="b", **kw)
+    D.train_classifier(D.CifarResNet(8, residual=True, base_width=4), data, label="b", **kw)
     assert a.iterations == [0, 2, 4] and len(a.train_error) == len(a.test_error) == 3
     assert all(0 <= e <= 1 for e in a.train_error + a.test_error)
     # same seed of the model init is not forced here, but the data order is
@@ -91,6 +91,7 @@ def test_run_degradation_and_plot(data):
 
 def test_layer_gradient_norms_one_per_conv_and_match_autograd():
     import torch
+
     from waelib.degradation import CifarResNet, layer_gradient_norms
     torch.manual_seed(0)
     net = CifarResNet(8, residual=True, base_width=4)

@@ -67,3 +67,16 @@ def test_top_level_layout():
     for p in ("notebooks", "waelib", "data", "figures", "tests", "environment.yml", "pyproject.toml",
               "Makefile", "README.md", ".ci/run"):
         assert (ROOT / p).exists(), p
+
+
+def test_ruff_is_clean():
+    """`make lint`: ruff, configured in pyproject.toml, finds nothing in the library, the tests,
+    the scripts and the notebooks' py:percent sources."""
+    import shutil
+    import subprocess
+    import sys
+
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    out = subprocess.run([ruff, "check", "--output-format", "concise", "."], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr

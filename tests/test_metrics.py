@@ -14,7 +14,6 @@ import scipy.linalg
 import scipy.ndimage
 import scipy.signal
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from waelib import metrics as M
@@ -543,6 +542,7 @@ def test_thesis_sharpness_rises_with_pixel_noise():
     """N(0, 5/255) pixel noise on blurred faces raises the thesis' sharpness by tens of percent:
     "sharper" in its sense can mean "noisier"."""
     from torchvision.transforms.functional import gaussian_blur
+
     from waelib.data import render_synthfaces
 
     faces = render_synthfaces(range(8), image_size=128).float() / 255

@@ -1,5 +1,4 @@
 """The five models: registry, thesis-size parameter counts, interface and gradients."""
-import math
 
 import pytest
 import torch

@@ -348,7 +348,7 @@ def test_profile_tables_are_complete():
         assert tuple(table) == profiles.PROFILE_NAMES
         keys = {frozenset(v) for v in table.values()}
         assert len(keys) == 1, "every profile of a table must have the same keys"
-        for name, values in table.items():
+        for values in table.values():
             profiles.validate_params(dict(values))
 
 

@@ -1,7 +1,7 @@
 """The package documents itself: every module and subpackage of waelib is named in the
 waelib docstring and in the README's module map."""
-from pathlib import Path
 import pkgutil
+from pathlib import Path
 
 import waelib
 

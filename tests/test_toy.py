@@ -110,7 +110,7 @@ def test_mmd_biased_vs_unbiased():
     u = losses.mmd(z1, z2)
     assert v > u and v > 0
     # V - U is the diagonal contribution, known in closed form for equal n (k(z, z) = 1 per scale)
-    n, m = 50, 50
+    n = 50
     # V = U + (1/n^2)(sum_diag) + (1/n^2 - 1/(n(n-1))) sum_offdiag, for each set -- just check sign/size
     assert (v - u) < 2 * len(losses.C.MMD_SCALES) / n
 

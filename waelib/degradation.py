@@ -113,7 +113,7 @@ class CifarResNet(nn.Module):
         self.stem_bn = nn.BatchNorm2d(w) if batch_norm else nn.Identity()
         blocks: List[nn.Module] = []
         c = w
-        for i, (width, stride) in enumerate(((w, 1), (2 * w, 2), (4 * w, 2))):
+        for width, stride in ((w, 1), (2 * w, 2), (4 * w, 2)):
             for j in range(n):
                 blocks.append(BasicBlock(c, width, stride if j == 0 else 1, residual=residual,
                                          batch_norm=batch_norm))

@@ -235,7 +235,6 @@ def _encoder_boxes(module: nn.Module, calls: List[Call], input_shape) -> List[Bo
     boxes = [Box("Input", [Row("image", tuple(input_shape))], role="io")]
     run: List[Call] = []
     stage_no = 1
-    n_stages = sum(1 for k, _ in units if k == "stage")
     seen_stage = 0
 
     def flush(final: bool):
@@ -359,6 +358,7 @@ def draw_architecture(module: nn.Module, input_shape: Sequence[int], name: Optio
         a :class:`Diagram` (``fig``, ``boxes`` with their ``labels``, the ``calls`` trace).
     """
     import matplotlib.pyplot as plt
+
     from .figures import save_figure  # deferred: figures re-exports this module's names
     calls = trace(module, input_shape)
     if kind == "auto":

@@ -20,7 +20,7 @@ import torch
 
 from . import config as C
 from . import metrics as M
-from .utils import atomic_write_json, resolve_device, run_metadata
+from .utils import atomic_write_json, run_metadata
 
 Images = torch.Tensor
 SHARPNESS_DEFINITION = ("thesis §2.5: grey (BT.601), central-difference gradient magnitude, "

@@ -111,22 +111,53 @@ def train_model(model: str, data: ExperimentData, P: Mapping[str, Any], *, retra
                 **overrides):
     """Train ``model`` on ``data.train`` with the schedule of ``P`` (:func:`waelib.train.fit`).
 
-    An existing run in :func:`run_dir` is resumed (and returns at once when it is complete),
-    unless ``retrain``. ``overrides`` are further :class:`waelib.train.TrainConfig` fields.
+    An existing run in :func:`run_dir` with the same settings is reused: resumed if it was
+    interrupted, returned at once if it is complete. A run made with other settings (say another
+    ``width``, or more ``steps`` than asked for now) is refused with the two ways out:
+    ``retrain=True`` (papermill: ``-p retrain True``) trains again in place, another ``out_dir``
+    keeps both. ``overrides`` are further :class:`waelib.train.TrainConfig` fields.
     """
     from .train import fit  # deferred: train imports are heavier
 
     check_model_name(model)
     out = run_dir(P, model)
     if retrain and out.exists():
-        for f in ("checkpoint.pt", "log.jsonl", "eval.json"):
+        for f in ("checkpoint.pt", "log.jsonl", "eval.json", "config.json"):
             (out / f).unlink(missing_ok=True)
     cfg = dict(model=model, dataset=data.name, image_size=data.image_size, width=P["width"],
                latent_dim=P.get("latent_dim"), batch_size=P["batch_size"], epochs=P.get("epochs"),
                steps=P.get("steps"), seed=P["seed"], device=P.get("device", "auto"), out=str(out),
-               resume=True, n=len(data.train))
+               resume=(out / "checkpoint.pt").exists(), n=len(data.train),
+               tensorboard=bool(P.get("tensorboard", False)))
     cfg.update(overrides)
+    check_reusable_run(out, cfg)
     return fit(model, data.train, cfg)
+
+
+#: Settings that must match for a notebook to reuse a run it made before.
+REUSE_KEYS = ("model", "dataset", "image_size", "width", "latent_dim", "batch_size", "seed",
+              "epochs", "steps")
+
+
+def check_reusable_run(out: Path, cfg: Mapping[str, Any]) -> None:
+    """Refuse, with the way out, to reuse a run in ``out`` whose settings differ from ``cfg``.
+
+    ``steps``/``epochs`` count too: a longer earlier run would otherwise be reused silently
+    where a shorter one was asked for.
+    """
+    path = Path(out) / "config.json"
+    if not (Path(out) / "checkpoint.pt").exists() or not path.is_file():
+        return
+    import json
+
+    old = json.loads(path.read_text()).get("config", {})
+    differ = {k: (old.get(k), cfg.get(k)) for k in REUSE_KEYS
+              if k in old and cfg.get(k) is not None and old.get(k) != cfg.get(k)}
+    if differ:
+        detail = ", ".join(f"{k}={a!r} there, {b!r} now" for k, (a, b) in differ.items())
+        raise ValueError(f"{out} holds a run with other settings ({detail}). Train again in place "
+                         f"with retrain=True (papermill: -p retrain True), or keep both by "
+                         f"choosing another out_dir (-p out_dir ...).")
 
 
 def feature_extractor(P: Mapping[str, Any]) -> M.FeatureExtractor:
@@ -139,7 +170,10 @@ def feature_extractor(P: Mapping[str, Any]) -> M.FeatureExtractor:
     bias when the weights appear (docs/deviations.md). Any name of
     :func:`waelib.metrics.load_feature_extractor` is accepted too.
     """
-    choice = P.get("fid_features", "auto")
+    from .profiles import FID_FEATURE_CHOICES
+    from .utils import check_choice
+
+    choice = check_choice(P.get("fid_features", "auto"), FID_FEATURE_CHOICES, "fid_features")
     if choice != "auto":
         return M.load_feature_extractor(choice, root=P.get("data_root", "data"))
     n_fid = P.get("n_fid") or P.get("n_samples") or 0
@@ -280,7 +314,7 @@ def train_and_evaluate(data: ExperimentData, P: Mapping[str, Any], *,
         baselines[name] = evaluate_untrained(name, data, P, extractor=extractor, reference=reference)
         if verbose:
             fid, base = evals[name]["samples"]["fid"], baselines[name]["samples"]["fid"]
-            print(f"trained {runs[name].step} steps -> {runs[name].out_dir}\n"
+            print(f"{runs[name].step} steps in {runs[name].out_dir}\n"
                   f"  {fid['metric']} of samples: {fid['value']:.2f} (untrained: {base['value']:.2f}); "
                   f"{fid['metric']} of reconstructions: "
                   f"{evals[name]['reconstructions']['fid']['value']:.2f}")

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import matplotlib
-
 import torch
 
 from .utils import atomic_write_bytes, atomic_write_json, atomic_write_text, run_metadata
@@ -280,5 +279,4 @@ def show_images(ax, images: torch.Tensor, nrow: int = 8, title: Optional[str] = 
 # --------------------------------------------------------------------------------------
 # Architecture diagrams: moved to waelib.diagrams, re-exported here
 # --------------------------------------------------------------------------------------
-from .diagrams import (Box, Call, Diagram, Row, draw_architecture, layer_label,  # noqa: E402,F401
-                       shape_str, trace, trace_shapes)
+from .diagrams import Box, Call, Diagram, Row, draw_architecture, layer_label, shape_str, trace, trace_shapes  # noqa: E402,F401

@@ -26,8 +26,7 @@ import torch
 from torch import nn
 
 from . import config as C
-from .blocks import (DCGANDecoder, DCGANEncoder, LatentDiscriminator, ResNetEncoder,
-                     VAEDecoder, VAEEncoder)
+from .blocks import DCGANDecoder, DCGANEncoder, LatentDiscriminator, ResNetEncoder, VAEDecoder, VAEEncoder
 
 
 class AutoEncoder(nn.Module):

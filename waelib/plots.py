@@ -20,8 +20,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from . import config
-from . import evaluate
+from . import config, evaluate
 from .figures import show_images
 
 #: Logged quantities drawn on a log scale (when all their values are positive).

@@ -119,7 +119,8 @@ def run_one(scale: str, model: str, seed: int, data: _ScaleData, *, results: Pat
     out, res = Path(work) / scale / model / leaf, Path(results) / scale / model / leaf
     cfg = dict(model=model, dataset=data.data.name, image_size=P["image_size"], width=P["width"],
                batch_size=P["batch_size"], steps=P["steps"], epochs=P["epochs"], seed=seed,
-               device=P["device"], out=str(out), resume=True, n=len(data.data.train),
+               device=P["device"], out=str(out), resume=(out / "checkpoint.pt").exists(),
+               n=len(data.data.train),
                amp="none", progress=progress, sample_every=10**9, **dict(overrides or {}))
     record: Dict[str, Any] = {"scale": scale, "model": model, "seed": seed, "status": "running",
                               "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
@@ -163,9 +164,10 @@ def save_figure_images(model, data: _ScaleData, path: Path, *, seed: int = 0,
                        n_samples: int = 8, n_recon: int = 6, n_rows: int = 3) -> Path:
     """A few uint8 images for Figures 4.1-4.3 (samples, originals + reconstructions,
     interpolation rows), compressed, so that the figures re-render without a checkpoint."""
+    import io
+
     from . import evaluate as E
     from .utils import atomic_write_bytes
-    import io
 
     def u8(x: torch.Tensor) -> np.ndarray:
         return (x.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
@@ -352,13 +354,15 @@ def _image_rows(root: Path, scale: str, key: str) -> Dict[str, np.ndarray]:
 def figure_grids(root: Path, scale: str, key: str, nrow: int):
     """Figures 4.1-4.3 from the committed images of seed 0: one row of panels per model."""
     import matplotlib.pyplot as plt
+
     from .figures import show_images
 
     imgs = _image_rows(root, scale, key)
     if not imgs:
         return None
-    fig, axes = plt.subplots(len(imgs), 1, figsize=(nrow * 0.9, 1.1 * len(imgs) * (2 if key == "recon_pairs" else 1) + 0.3),
-                             squeeze=False)
+    rows_per_model = 2 if key == "recon_pairs" else 1
+    fig, axes = plt.subplots(len(imgs), 1, squeeze=False,
+                             figsize=(nrow * 0.9, 1.1 * len(imgs) * rows_per_model + 0.3))
     for ax, (model, x) in zip(axes[:, 0], imgs.items()):
         x = torch.from_numpy(x.reshape(-1, *x.shape[-3:])).float() / 255
         show_images(ax, x, nrow=nrow)
@@ -371,6 +375,7 @@ def render(root: Path = RESULTS, figures_dir: Path = FIGURES, *, primary: str = 
     """Write the claims table, the forest plot, Tables 4.3-4.5 over seeds and Figures 4.1-4.3
     of the ``primary`` scale from ``root`` (no training). Returns the written paths."""
     import matplotlib.pyplot as plt
+
     from . import figures as F
 
     F.use_style()

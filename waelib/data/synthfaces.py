@@ -17,8 +17,7 @@ from waelib.config import CELEBA_N_IMAGES, SPLIT_SEED
 from waelib.utils import check_choice
 
 from .common import _check_image_size, _thesis_or_all
-from .synthfaces_render import (_NOISE_SIZE, _POS_X_MAX, _POS_Y_RANGE, _SCALE_RANGE, _TILT_MAX,
-                                render_synthfaces_params)
+from .synthfaces_render import _NOISE_SIZE, _POS_X_MAX, _POS_Y_RANGE, _SCALE_RANGE, _TILT_MAX, render_synthfaces_params
 
 SYNTHFACES_SPLITS: Tuple[str, ...] = ("train", "test", "thesis_train", "thesis_test", "all")
 

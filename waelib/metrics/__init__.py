@@ -37,14 +37,43 @@ from __future__ import annotations
 
 from .cli import bench, main
 from .distribution import kid, nac, precision_recall
-from .features import (ASSETS_DIR, EXTRACTOR_NAMES, INCEPTION_WEIGHTS_FILE, INCEPTION_WEIGHTS_URL,
-                       SYNTHFACES_CLASSIFIER_PATH, AttributeCNN, ClassifierFeatures,
-                       FeatureExtractor, InceptionFeatures, inception_weights_path,
-                       load_feature_extractor)
-from .frechet import (ArrayLike, FeatureStats, FIDResult, compute_features, compute_statistics,
-                      fid, fid_floor, fid_from_stats, frechet_distance, reference_statistics)
-from .images import (LUMA_WEIGHTS, MSSSIM_WEIGHTS, laplacian_sharpness, ms_ssim,
-                     ms_ssim_diversity, msssim_window, rmse, sharpness, to_float_images, to_grey)
+from .features import (
+                       ASSETS_DIR,
+                       EXTRACTOR_NAMES,
+                       INCEPTION_WEIGHTS_FILE,
+                       INCEPTION_WEIGHTS_URL,
+                       SYNTHFACES_CLASSIFIER_PATH,
+                       AttributeCNN,
+                       ClassifierFeatures,
+                       FeatureExtractor,
+                       InceptionFeatures,
+                       inception_weights_path,
+                       load_feature_extractor,
+)
+from .frechet import (
+                       ArrayLike,
+                       FeatureStats,
+                       FIDResult,
+                       compute_features,
+                       compute_statistics,
+                       fid,
+                       fid_floor,
+                       fid_from_stats,
+                       frechet_distance,
+                       reference_statistics,
+)
+from .images import (
+                       LUMA_WEIGHTS,
+                       MSSSIM_WEIGHTS,
+                       laplacian_sharpness,
+                       ms_ssim,
+                       ms_ssim_diversity,
+                       msssim_window,
+                       rmse,
+                       sharpness,
+                       to_float_images,
+                       to_grey,
+)
 
 __all__ = [
     "to_float_images",

@@ -10,8 +10,7 @@ from typing import Any, Dict, Optional, Sequence
 import numpy as np
 import torch
 
-from .features import (AttributeCNN, ClassifierFeatures, FeatureExtractor, InceptionFeatures,
-                       load_feature_extractor)
+from .features import AttributeCNN, ClassifierFeatures, FeatureExtractor, InceptionFeatures, load_feature_extractor
 from .frechet import frechet_distance
 
 

@@ -2,7 +2,7 @@
 the normalised absolute correlation of latent codes (NAC)."""
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Optional, Tuple, Union
 
 import numpy as np
 import torch

@@ -99,8 +99,7 @@ class InceptionFeatures(FeatureExtractor):
                  random_weights: bool = False) -> None:
         super().__init__()
         import torchvision
-        from pytorch_fid.inception import (FIDInceptionA, FIDInceptionC, FIDInceptionE_1,
-                                           FIDInceptionE_2)
+        from pytorch_fid.inception import FIDInceptionA, FIDInceptionC, FIDInceptionE_1, FIDInceptionE_2
 
         path = inception_weights_path(weights_path)
         state_dict = None

@@ -5,7 +5,7 @@ accepts uint8 0-255); :func:`to_grey` is the BT.601 luma both sharpness definiti
 """
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
