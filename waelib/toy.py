@@ -34,8 +34,8 @@ from typing import Callable, Dict, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from .losses import _kernel, _sq_distances
 from . import config as C
+from .losses import _kernel, _sq_distances
 
 LOG2PI = math.log(2 * math.pi)
 DT = torch.float64
@@ -141,7 +141,7 @@ class LinearGaussian:
 
     def elbo_per_datapoint(self, x: torch.Tensor, m: torch.Tensor, S: torch.Tensor) -> torch.Tensor:
         """The thesis' form ELBO_i = E_q[log p(x_i|z)] - KL(q(z|x_i) || p(z)) (same value)."""
-        I = torch.eye(self.k, dtype=DT)
+        I = torch.eye(self.k, dtype=DT)  # noqa: E741 (the identity matrix, as in the derivation)
         return self.expected_log_likelihood(x, m, S) - kl_gaussians(m, S, torch.zeros_like(m), I)
 
     def elbo_mc(self, x: torch.Tensor, m: torch.Tensor, S: torch.Tensor, n: int,
