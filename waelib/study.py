@@ -152,11 +152,22 @@ def run_one(scale: str, model: str, seed: int, data: _ScaleData, *, results: Pat
     return record
 
 
+#: The committed copy of a run's log keeps every LOG_STRIDE-th step (and the last): the curves
+#: stay readable and 40 runs' logs stay small.
+LOG_STRIDE = 10
+
+
 def _copy_run_files(src: Path, dst: Path) -> None:
+    """config.json as is; log.jsonl thinned to every :data:`LOG_STRIDE`-th step."""
+    from .utils import atomic_write_text
+
     dst.mkdir(parents=True, exist_ok=True)
-    for name in ("config.json", "log.jsonl"):
-        if (src / name).is_file():
-            shutil.copyfile(src / name, dst / name)
+    if (src / "config.json").is_file():
+        shutil.copyfile(src / "config.json", dst / "config.json")
+    if (src / "log.jsonl").is_file():
+        lines = (src / "log.jsonl").read_text().splitlines()
+        keep = [ln for i, ln in enumerate(lines) if i % LOG_STRIDE == LOG_STRIDE - 1 or i == len(lines) - 1]
+        atomic_write_text(dst / "log.jsonl", "\n".join(keep) + ("\n" if keep else ""))
 
 
 @torch.no_grad()
