@@ -8,7 +8,7 @@ STAMP := $(VENV)/.waelib-installed
 export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
-.PHONY: demo test figures lab bench bench-gpu bench-metrics notebooks lint claims claims-render clean-venv
+.PHONY: demo test figures lab bench bench-gpu bench-candidates bench-pythae thesis-size bench-metrics notebooks lint claims claims-render clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,10 +54,29 @@ claims-render: $(STAMP)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/
 
-## Training-step benchmark, naive vs fast path (CPU, small; results/bench/README.md).
+## CPU training-step suite: every model at 32 and 64 px (width 0.125, batch 64), naive vs the
+## trainer's own choice (+ torch.compile at 32 px), alternating windows, 2 threads; writes
+## results/bench/cpu_suite.json and the table in results/bench/README.md (~2-4 min on 2 cores).
 bench: $(STAMP)
-	$(PY) -m waelib.bench --model wae_resnet --image-size 32 --width 0.25 --batch-size 16 \
-		--steps 40 --warmup 3 --windows 5 --device cpu --threads 2 --json results/bench/cpu_small.json
+	$(PY) -m waelib.bench --suite --threads 2 --rounds 10 --paths naive,auto,auto+compile \
+		--compile-max-size 32 --json results/bench/cpu_suite.json --readme results/bench/README.md
+
+## The evidence behind the CPU table of waelib/train/fastpath.py: every fp32 candidate path
+## (and bf16 for reference) for every model and size (~10-15 min on 2 cores).
+bench-candidates: $(STAMP)
+	$(PY) -m waelib.bench --suite --threads 2 --rounds 10 \
+		--paths naive,fused,channels_last,cl+fused,fused+compile,cl+fused+compile,bf16+cl+fused \
+		--json results/bench/cpu_candidates_2threads.json
+
+## WAE-MMD training steps, waelib vs pythae (optional extra: pip install -e .[bench]).
+bench-pythae: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) benchmarks/pythae_compare.py --rounds 5 --naive --json results/bench/pythae_wae_mmd.json
+
+## Every model at the thesis size (128 px, full width) for two CPU training steps at batch 4,
+## plus a tiny evaluation; step time, peak memory, FLOPs and activation memory (~1-2 min).
+thesis-size: $(STAMP)
+	$(PY) benchmarks/thesis_size.py --batch-size 4 --steps 2 --json results/bench/thesis_size_cpu.json
 
 ## The same at the thesis size on a GPU (the issue's H200 targets).
 bench-gpu: $(STAMP)

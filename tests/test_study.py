@@ -61,8 +61,10 @@ def test_committed_study_outputs_are_what_the_results_render_to(tmp_path):
     (no training) and compare with the committed files (tables byte for byte, figures pixel
     for pixel within a small tolerance for font rasterisation)."""
     results = ROOT / "results" / "claims"
-    written = study.render(results, tmp_path)
-    committed = sorted(p.name for p in (ROOT / "figures").glob("claims*"))
+    written = study.render(results, tmp_path) + study.render_sensitivity(
+        ROOT / "results" / "lambda_sensitivity", tmp_path)
+    committed = sorted(p.name for p in (ROOT / "figures").glob("claims*")) + sorted(
+        p.name for p in (ROOT / "figures").glob("lambda_sensitivity*"))
     assert sorted(p.name for p in written) == committed, (
         "the committed figures/claims* differ from what results/claims renders to; run "
         "`python -m waelib.study --render` and commit the result")

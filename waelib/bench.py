@@ -11,10 +11,17 @@ models: one discriminator and one auto-encoder update per batch):
 - **fast**: bf16 autocast (CUDA; losses stay fp32), channels-last, fused Adam, cuDNN autotuning,
   ``torch.compile`` (CUDA, when Triton is available; ``--compile off`` disables it), and a uint8
   data set resident on the device, gathered with a permutation and converted to float there.
-  **On the CPU** "fast" means: fp32 (bf16 autocast only with ``--amp bf16``: most CPUs run it
-  slower), channels-last, fused Adam where this torch supports it on the CPU, eager, and the
-  pre-materialised uint8 data instead of the DataLoader. CPU figures are for the plumbing, not
-  for the speed claims.
+  **On the CPU** "fast" means: fp32 (bf16 autocast only with ``--amp bf16``: it changes results
+  beyond rounding), the trainer's own measured choice of channels-last / fused Adam
+  (:mod:`waelib.train.fastpath`), ``torch.compile`` only with ``--compile on`` (inductor's C++
+  backend), and the pre-materialised uint8 data instead of the DataLoader.
+
+The CPU suite (``make bench``; ``--suite``) compares, for every model at 32 and 64 px (width
+0.125, batch 64), paths of the same trainer step that share the trainer's data path: ``naive``
+(fp32, NCHW, default Adam, eager), ``auto`` (whatever :meth:`TrainConfig.resolved` chooses),
+``auto+compile`` and the candidates of :data:`CANDIDATES`, in alternating timing windows within
+one process (:func:`compare_paths`), and writes the JSON report and the Markdown table of
+``results/bench/README.md``.
 
 Reported per path: ``images_per_second`` (timed steps only, warm-up excluded, the device
 synchronised at both ends; with ``--windows K`` the median of K consecutive timing windows),
@@ -34,6 +41,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib.util
+import os
 import re
 import statistics
 import sys
@@ -112,17 +120,22 @@ def count_step_flops(trainer: Trainer, x: torch.Tensor) -> int:
 
 
 def _make_config(model: str, image_size: int, width: float, batch_size: int, device: torch.device,
-                 fast: bool, amp: str, compile_: bool) -> TrainConfig:
+                 fast: bool, amp: str, compile_: Optional[bool]) -> TrainConfig:
+    """naive: everything off. fast: on CUDA everything on; on the CPU the trainer's own choice
+    (:mod:`waelib.train.fastpath`) for every setting left at None."""
+    cpu = device.type == "cpu"
+    auto = None if (fast and cpu) else fast
     cfg = TrainConfig(model=model, image_size=image_size, width=width, batch_size=batch_size,
                       device=str(device), seed=0, steps=1, progress=False,
-                      amp=(amp if fast else None), channels_last=fast, fused=fast,
-                      data_on_device=fast, cudnn_benchmark=fast, compile=compile_ and fast)
+                      amp=(amp if fast else None), channels_last=auto, fused=auto,
+                      data_on_device=fast, cudnn_benchmark=fast,
+                      compile=(compile_ if fast else False))
     return cfg.resolved(device)
 
 
 def bench_path(kind: str, *, model: str, image_size: int, width: float, batch_size: int,
                steps: int, warmup: int, device: torch.device, amp: str = "auto",
-               compile_: bool = False, flops_per_step: Optional[int] = None,
+               compile_: Optional[bool] = False, flops_per_step: Optional[int] = None,
                n_batches: int = 8, windows: int = 1) -> Dict[str, Any]:
     """Time ``steps`` training steps on the ``"naive"`` or ``"fast"`` path (module docstring)."""
     fast = kind == "fast"
@@ -172,7 +185,8 @@ def bench_path(kind: str, *, model: str, image_size: int, width: float, batch_si
     except Exception as e:  # torch.compile failures surface here: fall back to eager
         if not cfg.compile:
             raise
-        warnings.warn(f"torch.compile failed ({type(e).__name__}: {e}); timing eager instead")
+        warnings.warn(f"torch.compile failed ({type(e).__name__}: {e}); timing eager instead",
+                      stacklevel=2)
         notes["compile_error"] = f"{type(e).__name__}: {str(e)[:500]}"
         cfg = cfg.replace(compile=False)
         trainer = Trainer(cfg)
@@ -211,7 +225,7 @@ def bench_path(kind: str, *, model: str, image_size: int, width: float, batch_si
                               "DataLoader(shuffle) over a float32 CPU tensor, copied per step")},
         **notes,
     }
-    del trainer
+    trainer = None  # free the model before the next path is built
     gc.collect()
     return result
 
@@ -230,13 +244,10 @@ def run_bench(*, model: str = "wae_resnet", image_size: int = C.IMAGE_SIZE, widt
     dev = resolve_device(device)
     if dev.type == "cuda" and dev.index is not None:
         torch.cuda.set_device(dev)
-    if compile == "auto":
-        use_compile = dev.type == "cuda" and importlib.util.find_spec("triton") is not None
+    if compile == "auto":   # CUDA with Triton; on the CPU the measured table decides
+        use_compile = (dev.type == "cuda" and importlib.util.find_spec("triton") is not None) or None
     else:
         use_compile = compile == "on"
-        if use_compile and dev.type != "cuda":
-            warnings.warn("torch.compile is only used on CUDA; the CPU fast path runs eagerly")
-            use_compile = False
     common = dict(model=model, image_size=image_size, width=width, batch_size=batch_size,
                   steps=steps, warmup=warmup, device=dev, windows=windows)
     naive = bench_path("naive", **common)
@@ -261,6 +272,285 @@ def run_bench(*, model: str = "wae_resnet", image_size: int = C.IMAGE_SIZE, widt
     if json_path:
         atomic_write_json(json_path, report)
     return report
+
+
+# --------------------------------------------------------------------------------------
+# The CPU suite: every model, naive vs the trainer's choice (and candidate paths), alternating
+# --------------------------------------------------------------------------------------
+#: (image size, width, batch size) of the suite: the default profile and the 64 px study size.
+SUITE_SIZES = ((32, 0.125, 64), (64, 0.125, 64))
+
+#: fp32 candidate paths (explicit settings); "auto" is whatever the trainer resolves by itself.
+CANDIDATES: Dict[str, Dict[str, Any]] = {
+    "naive": dict(amp=None, channels_last=False, fused=False, compile=False),
+    "auto": dict(),
+    "fused": dict(amp=None, channels_last=False, fused=True, compile=False),
+    "channels_last": dict(amp=None, channels_last=True, fused=False, compile=False),
+    "cl+fused": dict(amp=None, channels_last=True, fused=True, compile=False),
+    "fused+compile": dict(amp=None, channels_last=False, fused=True, compile=True),
+    "cl+fused+compile": dict(amp=None, channels_last=True, fused=True, compile=True),
+    "bf16+cl+fused": dict(amp="bf16", channels_last=True, fused=True, compile=False),
+}
+#: What ``make bench`` runs: naive, the trainer's choice, and the choice plus torch.compile.
+DEFAULT_SUITE_PATHS = ("naive", "auto", "auto+compile")
+
+
+def _path_settings(name: str) -> Dict[str, Any]:
+    if name == "auto+compile":
+        return dict(compile=True)
+    return dict(CANDIDATES[name])
+
+
+def _quantile(xs: Sequence[float], q: float) -> float:
+    xs = sorted(xs)
+    if not xs:
+        return float("nan")
+    pos = q * (len(xs) - 1)
+    lo, hi = int(pos), min(int(pos) + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def _spread(xs: Sequence[float]) -> Dict[str, float]:
+    return {"median": statistics.median(xs), "q1": _quantile(xs, 0.25), "q3": _quantile(xs, 0.75),
+            "min": min(xs), "max": max(xs), "n": len(xs)}
+
+
+def compare_paths(model: str, image_size: int, width: float, batch_size: int,
+                  paths: Sequence[str] = DEFAULT_SUITE_PATHS, *, rounds: int = 12,
+                  window_steps: Optional[int] = None, warmup: int = 3,
+                  device: str = "cpu", n_batches: int = 8) -> Dict[str, Any]:
+    """Time several paths of the same training step in one process, alternating.
+
+    Every path gets its own :class:`~waelib.train.Trainer` built from the same seed (same
+    weights) and the same uint8 data gathered with the epoch permutation (the trainer's data
+    path), and is warmed up (``torch.compile`` compiles then; that time is reported as
+    ``warmup_seconds``). Then ``rounds`` rounds each time one window of ``window_steps`` steps
+    of every path, in an order rotated from round to round. Reported per path: images/s of
+    every window and their median, quartiles and best; the ratio to ``naive`` per round (each
+    round's windows run back to back, so a neighbour's load hits both sides of a ratio alike)
+    with its median, quartiles and range, and the ratio of the best windows. The same from the
+    process' CPU time (``cpu_time_*``: images per CPU-second of this process): with one torch
+    thread that is the contention-robust measure on a shared machine (a descheduled thread
+    accrues no CPU time); with several threads it also counts OpenMP spin-waiting.
+    """
+    dev = resolve_device(device)
+    if window_steps is None:
+        window_steps = max(1, round(4 * (32 / image_size) ** 2))
+    torch.manual_seed(0)
+    images = torch.randint(0, 256, (batch_size * n_batches, 3, image_size, image_size),
+                           dtype=torch.uint8)
+    runs: Dict[str, Dict[str, Any]] = {}
+    for name in paths:
+        settings = _path_settings(name)
+        cfg = TrainConfig(model=model, image_size=image_size, width=width, batch_size=batch_size,
+                          device=str(dev), seed=0, steps=1, progress=False,
+                          **settings).resolved(dev)
+        torch.manual_seed(0)
+        trainer = Trainer(cfg)
+        state = {"i": 0, "perm": None}
+
+        def next_batch(trainer=trainer, state=state) -> torch.Tensor:
+            epoch, pos = divmod(state["i"], n_batches)
+            if pos == 0:
+                state["perm"] = epoch_permutation(len(images), 0, epoch)
+            state["i"] += 1
+            return trainer.prepare_batch(images[state["perm"][pos * batch_size:(pos + 1) * batch_size]])
+
+        t0 = time.perf_counter()
+        note = None
+        try:
+            for _ in range(warmup):
+                trainer.train_step(next_batch())
+            _sync(dev)
+        except Exception as e:  # a failed torch.compile: recorded, the path is dropped
+            note = f"{type(e).__name__}: {str(e)[:300]}"
+        runs[name] = {"trainer": trainer, "next_batch": next_batch, "warmup_seconds":
+                      time.perf_counter() - t0, "error": note,
+                      "settings": {"amp": cfg.amp, "channels_last": cfg.channels_last,
+                                   "fused": cfg.fused, "compile": cfg.compile},
+                      "fast_path": cfg.fast_path, "rates": [], "cpu_rates": []}
+    live = [n for n in paths if runs[n]["error"] is None]
+    load_before = _loadavg()
+    for r in range(rounds):
+        order = live[r % len(live):] + live[:r % len(live)]
+        for name in order:
+            run = runs[name]
+            t0, c0 = time.perf_counter(), time.process_time()
+            for _ in range(window_steps):
+                run["trainer"].train_step(run["next_batch"]())
+            _sync(dev)
+            run["rates"].append(batch_size * window_steps / (time.perf_counter() - t0))
+            run["cpu_rates"].append(batch_size * window_steps / max(time.process_time() - c0, 1e-9))
+    out: Dict[str, Any] = {"model": model, "image_size": image_size, "width": width,
+                           "batch_size": batch_size, "rounds": rounds, "window_steps": window_steps,
+                           "warmup_steps": warmup, "load_average_before": load_before,
+                           "load_average_after": _loadavg(), "paths": {}}
+    base = runs["naive"]["rates"] if "naive" in live else None
+    for name in paths:
+        run = runs[name]
+        rec: Dict[str, Any] = {"settings": run["settings"], "warmup_seconds": run["warmup_seconds"],
+                               "fast_path": run["fast_path"]}
+        if run["error"] is not None:
+            rec["error"] = run["error"]
+        else:
+            rates = run["rates"]
+            rec.update(window_images_per_second=rates, images_per_second=_spread(rates),
+                       best_images_per_second=max(rates))
+            cpu = run["cpu_rates"]
+            rec.update(cpu_time_images_per_second=_spread(cpu))
+            if base is not None:
+                ratios = [a / b for a, b in zip(rates, base)]
+                cbase = runs["naive"]["cpu_rates"]
+                rec.update(ratio_to_naive=_spread(ratios), best_ratio_to_naive=max(rates) / max(base),
+                           cpu_time_ratio_to_naive=_spread([a / b for a, b in zip(cpu, cbase)]))
+        out["paths"][name] = rec
+    for run in runs.values():
+        del run["trainer"]
+    gc.collect()
+    return out
+
+
+def _loadavg() -> Optional[list]:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (OSError, AttributeError):  # pragma: no cover
+        return None
+
+
+def run_suite(*, models: Sequence[str] = C.MODEL_NAMES, sizes=SUITE_SIZES,
+              paths: Sequence[str] = DEFAULT_SUITE_PATHS, rounds: int = 12, warmup: int = 3,
+              threads: Optional[int] = 2, device: str = "cpu", json_path: Optional[str] = None,
+              readme: Optional[str] = None, compile_max_size: Optional[int] = None,
+              log=print) -> Dict[str, Any]:
+    """:func:`compare_paths` for every model and size; optionally write the JSON report and
+    the table between the ``<!-- cpu-suite -->`` markers of ``readme``. Paths with
+    ``compile`` run only at image sizes <= ``compile_max_size`` (None: all sizes): compiling
+    costs 10-50 s per model on 2 cores."""
+    if threads:
+        torch.set_num_threads(int(threads))
+    t_start = time.perf_counter()
+    results = []
+    for size, width, batch in sizes:
+        here = [p for p in paths if compile_max_size is None or size <= compile_max_size
+                or not _path_settings(p).get("compile")]
+        for model in models:
+            res = compare_paths(model, size, width, batch, here, rounds=rounds, warmup=warmup,
+                                device=device)
+            results.append(res)
+            log(_suite_line(res))
+    dev = resolve_device(device)
+    from .train.fastpath import cpu_kind
+    report = {
+        "results": results,
+        "device": {"type": dev.type, "name": _cpu_name() if dev.type == "cpu"
+                   else torch.cuda.get_device_name(dev), "cpu_kind": cpu_kind(),
+                   "torch_threads": torch.get_num_threads()},
+        "config": {"models": list(models), "sizes": [list(s) for s in sizes], "paths": list(paths),
+                   "rounds": rounds, "warmup": warmup, "compile_max_size": compile_max_size},
+        "seconds": time.perf_counter() - t_start,
+        "metadata": run_metadata(dev),
+        "notes": ("Alternating windows in one process; ratio_to_naive is the per-round ratio of "
+                  "a path's window to naive's window of the same round (median, quartiles, "
+                  "range); best_ratio_to_naive compares the best windows. naive = fp32, eager, "
+                  "NCHW, torch's default Adam (today's CPU default before issue #12); auto = the "
+                  "trainer's own resolution (waelib.train.fastpath). All paths use the trainer's "
+                  "data path (uint8 tensor, permutation gather). The machine may have been "
+                  "shared with other jobs: see load_average_before/after."),
+    }
+    if json_path:
+        atomic_write_json(json_path, report)
+    if readme:
+        update_readme_table(readme, suite_markdown(report))
+    return report
+
+
+def _suite_line(res: Dict[str, Any]) -> str:
+    parts = [f"{res['model']:>10} {res['image_size']:>3}px"]
+    for name, rec in res["paths"].items():
+        if "error" in rec:
+            parts.append(f"{name}: failed")
+            continue
+        ratio = rec.get("ratio_to_naive")
+        r = "" if ratio is None or name == "naive" else f" x{ratio['median']:.2f}"
+        parts.append(f"{name}: {rec['images_per_second']['median']:.0f} img/s{r}")
+    return " | ".join(parts)
+
+
+def _settings_label(st: Dict[str, Any]) -> str:
+    parts = ["bf16 autocast" if st.get("amp") else "fp32",
+             "channels-last" if st.get("channels_last") else "NCHW"]
+    if st.get("fused"):
+        parts.append("fused Adam")
+    parts.append("compile" if st.get("compile") else "eager")
+    return ", ".join(parts)
+
+
+def suite_markdown(report: Dict[str, Any]) -> str:
+    """The suite as a Markdown table (one row per model and size)."""
+    paths = report["config"]["paths"]
+    others = [p for p in paths if p not in ("naive", "auto")]
+    head = ["model", "size", "auto chooses", "naive img/s", "auto img/s", "auto / naive",
+            "auto / naive (CPU time)"]
+    for p in others:
+        head += [f"{p} / naive", f"{p} / naive (CPU time)", f"{p} warm-up s"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def cell(rec, what):
+        if rec is None:
+            return "-"
+        if "error" in rec:
+            return "failed"
+        if what == "ips":
+            q = rec["images_per_second"]
+            return f"{q['median']:,.0f} ({q['q1']:,.0f}-{q['q3']:,.0f})"
+        q = rec["ratio_to_naive" if what == "ratio" else "cpu_time_ratio_to_naive"]
+        return f"{q['median']:.2f} ({q['q1']:.2f}-{q['q3']:.2f})"
+
+    for res in report["results"]:
+        P = res["paths"]
+        auto = P.get("auto")
+        row = [res["model"], f"{res['image_size']} px",
+               _settings_label(auto["settings"]) if auto else "-",
+               cell(P.get("naive"), "ips"), cell(auto, "ips"), cell(auto, "ratio"),
+               cell(auto, "cpu")]
+        for p in others:
+            rec = P.get(p)
+            row += [cell(rec, "ratio"), cell(rec, "cpu"),
+                    "-" if rec is None else f"{rec['warmup_seconds']:.0f}"]
+        lines.append("| " + " | ".join(row) + " |")
+    md = report["metadata"]
+    loads = [x for r in report["results"] for x in (r["load_average_before"] or [])[:1]]
+    lines += ["", f"Measured {md['date_utc']} on {report['device']['name']} "
+                  f"({report['device']['cpu_kind']}), {report['device']['torch_threads']} torch "
+                  f"thread(s), width 0.125, batch 64, torch {md['versions']['torch']}, commit "
+                  f"{md['git_commit']}; {report['config']['rounds']} alternating rounds per row; "
+                  f"img/s: median (quartiles) of the wall-clock windows; ratios: median "
+                  f"(quartiles) of the per-round ratios, from wall-clock time and from this "
+                  f"process' CPU time; 1-minute load average at the rows' start "
+                  f"{min(loads, default=float('nan')):.1f}-{max(loads, default=float('nan')):.1f} "
+                  f"on {os.cpu_count()} cores (a shared machine); suite time "
+                  f"{report['seconds']:.0f} s."]
+    return "\n".join(lines)
+
+
+README_BEGIN, README_END = "<!-- cpu-suite:begin -->", "<!-- cpu-suite:end -->"
+
+
+def update_readme_table(readme: str, table: str) -> None:
+    """Replace the text between :data:`README_BEGIN` and :data:`README_END` in ``readme``."""
+    from pathlib import Path
+
+    from .utils import atomic_write_text
+    path = Path(readme)
+    text = path.read_text() if path.exists() else ""
+    block = f"{README_BEGIN}\n{table}\n{README_END}"
+    if README_BEGIN in text and README_END in text:
+        pre, rest = text.split(README_BEGIN, 1)
+        post = rest.split(README_END, 1)[1]
+        text = pre + block + post
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    atomic_write_text(path, text)
 
 
 def _fmt(report: Dict[str, Any]) -> str:
@@ -294,7 +584,39 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         "window's rate (use >1 on a shared machine)")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--json", dest="json_path", help="write the report here (atomically)")
+    p.add_argument("--suite", action="store_true",
+                   help="CPU suite: every model at 32 and 64 px (width 0.125, batch 64), naive vs "
+                        "the trainer's choice, alternating windows in one process")
+    p.add_argument("--paths", default=",".join(DEFAULT_SUITE_PATHS),
+                   help="suite paths, comma-separated: " + ", ".join(list(CANDIDATES) + ["auto+compile"]))
+    p.add_argument("--models", default=",".join(C.MODEL_NAMES), help="suite models")
+    p.add_argument("--sizes", default="32,64", help="suite image sizes (width 0.125, batch 64)")
+    p.add_argument("--rounds", type=int, default=12, help="suite: alternating rounds per row")
+    p.add_argument("--readme", help="suite: rewrite the table between the cpu-suite markers here")
+    p.add_argument("--compile-max-size", type=int,
+                   help="suite: run the compile paths only at image sizes up to this")
     a = p.parse_args(argv)
+    if a.suite:
+        sizes = [(int(x), 0.125, 64) for x in a.sizes.split(",")]
+        paths = [x for x in a.paths.split(",") if x]
+        for x in paths:
+            if x not in CANDIDATES and x != "auto+compile":
+                p.error(f"unknown path {x!r}; valid choices: {', '.join(list(CANDIDATES) + ['auto+compile'])}")
+        if "naive" not in paths:
+            paths.insert(0, "naive")
+        models = [x for x in a.models.split(",") if x]
+        for m in models:
+            if m not in C.MODEL_NAMES:
+                p.error(f"unknown model {m!r}; valid choices: {', '.join(C.MODEL_NAMES)}")
+        report = run_suite(models=models, sizes=sizes, paths=paths, rounds=a.rounds,
+                           warmup=a.warmup, threads=a.threads or 2, device=a.device
+                           if a.device != "auto" else "cpu",
+                           json_path=a.json_path, readme=a.readme,
+                           compile_max_size=a.compile_max_size)
+        print(suite_markdown(report))
+        if a.json_path:
+            print(f"wrote {a.json_path}")
+        return 0
     report = run_bench(model=a.model, image_size=a.image_size, width=a.width,
                        batch_size=a.batch_size, steps=a.steps, warmup=a.warmup, device=a.device,
                        amp=(None if a.amp == "none" else a.amp), compile=a.compile,

@@ -16,6 +16,7 @@ import os
 import platform
 import random
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional, Union
@@ -167,24 +168,61 @@ def hardware_info(device: Optional[torch.device] = None) -> dict:
     return info
 
 
+#: Libraries whose versions a result records: key -> distribution name for importlib.metadata.
+VERSIONED_DISTRIBUTIONS = {"torchvision": "torchvision", "scipy": "scipy", "sklearn": "scikit-learn",
+                           "torchmetrics": "torchmetrics", "pytorch_fid": "pytorch-fid",
+                           "matplotlib": "matplotlib"}
+
+
 def library_versions() -> dict:
-    """Versions of the libraries that affect numbers."""
+    """Versions of the libraries that affect numbers.
+
+    Read from the installed distributions' metadata (:func:`importlib.metadata.version`), so
+    that recording them imports none of the libraries (importing torchvision, scipy, sklearn,
+    torchmetrics, pytorch_fid and matplotlib costs seconds at the start of every run)."""
+    from importlib import metadata
     versions = {"python": platform.python_version(), "torch": str(torch.__version__),
                 "numpy": str(np.__version__)}
-    for name in ("torchvision", "scipy", "sklearn", "torchmetrics", "pytorch_fid", "matplotlib"):
+    for key, dist in VERSIONED_DISTRIBUTIONS.items():
+        mod = sys.modules.get(key)   # already imported: its own __version__ (keeps "+cu..." tags)
+        if mod is not None and getattr(mod, "__version__", None):
+            versions[key] = str(mod.__version__)
+            continue
         try:
-            mod = __import__(name)
-            versions[name] = str(getattr(mod, "__version__", "unknown"))
-        except Exception:  # pragma: no cover - optional
-            versions[name] = None
+            versions[key] = metadata.version(dist)
+        except metadata.PackageNotFoundError:  # pragma: no cover - optional
+            versions[key] = None
     return versions
 
 
 def run_metadata(device: Optional[torch.device] = None) -> dict:
     """Hardware, library versions, git commit and UTC date, to be saved next to a result."""
+    hardware = hardware_info(device)
+    hardware.setdefault("cpu_name", _cpu_name())
+    hardware.setdefault("cpu_capability", _cpu_capability())
     return {
         "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "hardware": hardware_info(device),
+        "hardware": hardware,
         "versions": library_versions(),
         "git_commit": git_commit(),
     }
+
+
+def _cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, else :func:`platform.processor`)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _cpu_capability() -> Optional[str]:
+    """The SIMD level torch's CPU kernels use here (e.g. ``"AVX512"``), or None."""
+    try:
+        return str(torch.backends.cpu.get_cpu_capability())
+    except Exception:  # pragma: no cover - old torch
+        return None

@@ -38,7 +38,10 @@ after SIGINT/SIGTERM once the checkpoint is saved.
 
 Fast path on CUDA (defaults): bf16 autocast for the networks (losses in fp32), channels-last,
 fused Adam, cuDNN autotuning, GPU-resident data; ``compile=True`` adds ``torch.compile``. On the
-CPU these are skipped (amp off, NCHW, plain Adam, no compile) unless asked for explicitly.
+CPU the settings left at None resolve to the fastest *fp32* combination of channels-last and fused
+Adam measured for that model, size and kind of CPU (:mod:`~waelib.train.fastpath`, backed by
+``results/bench/cpu_suite.json``); bf16 autocast and ``torch.compile`` only when asked for.
+- :mod:`~waelib.train.fastpath`   -- that table and how a CPU kind is recognised.
 """
 from __future__ import annotations
 

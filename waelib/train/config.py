@@ -59,10 +59,16 @@ class TrainConfig:
     Run:
         seed, device ("auto" = CUDA if available), out (run folder; None = runs/<auto name>),
         resume (continue from ``out/checkpoint.pt`` when it exists).
-    Fast path (None = on for CUDA, off for CPU):
-        amp ("bf16" or None; "auto" = bf16 on CUDA), channels_last, compile (torch.compile, CUDA
-        only), fused (fused Adam), data_on_device (uint8 data set resident on the GPU),
-        cudnn_benchmark.
+    Fast path (None = the device's fastest correct setting; an explicit value always wins):
+        amp ("bf16" or None; "auto" = bf16 on CUDA, off on the CPU: bf16 changes results beyond
+        rounding, so on the CPU it is only on when asked for), channels_last, compile
+        (torch.compile; inductor on CUDA and on the CPU), fused (fused Adam), data_on_device
+        (uint8 data set resident on the GPU), cudnn_benchmark. On CUDA None means on (compile:
+        off). On the CPU ``channels_last``/``fused``/``compile`` left at None take the fp32
+        settings measured fastest for this model, size and kind of CPU
+        (:func:`waelib.train.fastpath.cpu_choice`, backed by ``make bench``).
+        ``fast_path`` is output only: :meth:`resolved` records there where the settings came
+        from (table entry, CPU kind, which settings were given explicitly).
     Output:
         log_every (steps between host syncs: log flush, NaN check, progress bar),
         sample_every, n_samples (grid of decoded prior samples), checkpoint_every (steps) and
@@ -96,7 +102,7 @@ class TrainConfig:
     resume: bool = False
     amp: Optional[str] = "auto"
     channels_last: Optional[bool] = None
-    compile: bool = False
+    compile: Optional[bool] = None
     fused: Optional[bool] = None
     data_on_device: Optional[bool] = None
     cudnn_benchmark: Optional[bool] = None
@@ -106,6 +112,7 @@ class TrainConfig:
     checkpoint_every: int = 5000
     checkpoint_minutes: Optional[float] = 15.0
     progress: bool = True
+    fast_path: Optional[Dict[str, Any]] = None
     tensorboard: bool = False
 
     # ---- construction -----------------------------------------------------------------
@@ -167,21 +174,38 @@ class TrainConfig:
             amp = "bf16" if (cuda and torch.cuda.is_bf16_supported()) else None
         if amp == "none":
             amp = None
+        fast = self._resolved_fast_path(device)
         return self.replace(
             lr=float(self.lr if self.lr is not None else lr),
             disc_lr=(None if disc_lr is None else
                      float(self.disc_lr if self.disc_lr is not None else disc_lr)),
             betas=tuple(self.betas) if self.betas is not None else (_default_beta1(self.model), 0.999),
             epochs=(self.epochs if (self.epochs is not None or self.steps is not None) else C.EPOCHS),
-            device=str(device), amp=amp,
-            channels_last=cuda if self.channels_last is None else bool(self.channels_last),
-            fused=cuda if self.fused is None else bool(self.fused),
+            device=str(device), amp=amp, **fast,
             data_on_device=cuda if self.data_on_device is None else bool(self.data_on_device),
             cudnn_benchmark=cuda if self.cudnn_benchmark is None else bool(self.cudnn_benchmark),
-            compile=bool(self.compile),
             recon_scale=float(self.recon_scale if self.recon_scale is not None
                               else recon_scale_for(self.image_size)),
         )
+
+    def _resolved_fast_path(self, device: torch.device) -> Dict[str, Any]:
+        """``channels_last``, ``fused``, ``compile`` and the ``fast_path`` record for ``device``:
+        explicit values kept; None = on for CUDA (compile off), the measured table on the CPU
+        (:mod:`waelib.train.fastpath`)."""
+        names = ("channels_last", "fused", "compile")
+        given = {k: bool(getattr(self, k)) for k in names if getattr(self, k) is not None}
+        if device.type == "cuda":
+            chosen = {"channels_last": True, "fused": True, "compile": False}
+            record: Dict[str, Any] = {"source": "CUDA defaults"}
+        elif device.type == "cpu":
+            from .fastpath import cpu_choice
+            chosen, record = cpu_choice(self.model, self.image_size, self.width)
+        else:
+            chosen = {k: False for k in names}
+            record = {"source": f"{device.type}: fast path off"}
+        out = {k: given.get(k, chosen[k]) for k in names}
+        record = dict(record, explicit=sorted(given), auto={k: chosen[k] for k in names})
+        return dict(out, fast_path=record)
 
     def default_out(self) -> str:
         return str(Path("runs") / f"{self.model}_{self.dataset}_{self.image_size}px_w{self.width:g}_seed{self.seed}")

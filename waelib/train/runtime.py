@@ -1,5 +1,6 @@
 """The process a run lives in: its rank and world size under torchrun, its device, the
-SIGINT/SIGTERM handler that turns a Ctrl-C into "checkpoint and stop", and console messages."""
+SIGINT/SIGTERM handler that turns a Ctrl-C into "checkpoint and stop", console messages, and the
+background import that keeps torch's lazy ``torch._dynamo`` import off the start-up path."""
 from __future__ import annotations
 
 import os
@@ -13,7 +14,7 @@ import torch.distributed as dist
 
 from ..utils import resolve_device
 
-__all__ = ["dist_info", "resolve_run_device", "StopFlag", "log_rank0"]
+__all__ = ["dist_info", "resolve_run_device", "StopFlag", "log_rank0", "warm_up_imports"]
 
 
 def log_rank0(msg: str, rank: int = 0) -> None:
@@ -28,9 +29,40 @@ def dist_info() -> Tuple[bool, int, int]:
     return on, (dist.get_rank() if on else 0), (dist.get_world_size() if on else 1)
 
 
+_WARM_THREAD: Optional[threading.Thread] = None
+
+
+def warm_up_imports() -> Optional[threading.Thread]:
+    """Import ``torch._dynamo`` in a background thread, once per process.
+
+    Constructing any ``torch.optim`` optimiser imports ``torch._dynamo`` on first use (its
+    ``add_param_group`` is wrapped by ``torch._disable_dynamo``, which imports it lazily): about
+    1 s on 2 cores, which was most of the time from ``fit()`` to the first step. Started at the
+    beginning of a run, the import overlaps the data preparation and the model build; the
+    optimiser then finds the module imported (or waits for the rest of the import). Set
+    ``WAELIB_NO_WARM_IMPORTS=1`` to import it in the foreground instead. Returns the thread
+    (None when nothing was started)."""
+    global _WARM_THREAD
+    if (_WARM_THREAD is not None or "torch._dynamo" in sys.modules
+            or os.environ.get("WAELIB_NO_WARM_IMPORTS", "") not in ("", "0")):
+        return None
+
+    def _work():
+        try:
+            import torch._dynamo  # noqa: F401
+        except Exception:  # pragma: no cover - the optimiser will raise it in the foreground
+            pass
+
+    _WARM_THREAD = threading.Thread(target=_work, name="waelib-warm-imports", daemon=True)
+    _WARM_THREAD.start()
+    return _WARM_THREAD
+
+
 def resolve_run_device(device: str, is_dist: bool) -> torch.device:
     """The device of this rank: under DDP with CUDA, the GPU ``LOCAL_RANK`` (made current);
-    else :func:`waelib.utils.resolve_device` of ``device``."""
+    else :func:`waelib.utils.resolve_device` of ``device``. (The first thing a run does, so it
+    also starts :func:`warm_up_imports`.)"""
+    warm_up_imports()
     if is_dist and device in (None, "auto", "cuda") and torch.cuda.is_available():
         local = int(os.environ.get("LOCAL_RANK", dist.get_rank() % torch.cuda.device_count()))
         torch.cuda.set_device(local)

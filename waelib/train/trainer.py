@@ -14,9 +14,12 @@ Objectives (all taken from :mod:`waelib.losses`, never re-implemented here):
   lr 1e-3, both beta1 0.5 (§4.3.2).
 
 Fast path on CUDA (defaults): bf16 autocast for the networks (losses in fp32), channels-last,
-fused Adam, cuDNN autotuning; ``compile=True`` adds ``torch.compile``. On the CPU these are
-skipped (amp off, NCHW, plain Adam, no compile) unless asked for explicitly. Under DDP the
-forward modules are wrapped (the auto-encoder and the discriminator separately).
+fused Adam, cuDNN autotuning; ``compile=True`` adds ``torch.compile``. On the CPU the fp32
+settings (channels-last, fused Adam, ``torch.compile`` with inductor's C++ backend) left at None
+follow the measured table of :mod:`waelib.train.fastpath`; bf16 autocast only when asked for.
+``torch.compile`` wraps the forward module (the auto-encoder); the losses, the discriminator
+and the optimiser steps stay eager (inductor options: :func:`waelib.train.fastpath.compile_options`).
+Under DDP the forward modules are wrapped (the auto-encoder and the discriminator separately).
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ from torch import nn
 from .. import losses
 from ..models import build_model
 from .config import TrainConfig
+from .fastpath import compile_options, compiler_available
 from .runtime import dist_info
 
 __all__ = ["Trainer"]
@@ -93,11 +97,14 @@ class Trainer:
             fwd = DDP(fwd, device_ids=ids)
             if disc_fwd is not None:
                 disc_fwd = DDP(disc_fwd, device_ids=ids)
+        self.compiled = False
         if cfg.compile:
-            if self.device.type == "cuda":
-                fwd = torch.compile(fwd)
+            if self.device.type == "cpu" and not compiler_available():
+                warnings.warn("compile=True needs a C++ compiler for inductor's CPU kernels and "
+                              "none was found (c++, g++, clang++); running eagerly", stacklevel=2)
             else:
-                warnings.warn("compile=True is only used on CUDA; running eagerly on the CPU")
+                fwd = torch.compile(fwd, options=compile_options(self.device))
+                self.compiled = True
         self.fwd = fwd
         self.disc_fwd = disc_fwd
 
@@ -107,7 +114,7 @@ class Trainer:
             try:
                 return torch.optim.Adam(params, fused=True, **kw)
             except (RuntimeError, TypeError) as e:  # fused unsupported for this device/dtype
-                warnings.warn(f"fused Adam unavailable ({e}); using the default Adam")
+                warnings.warn(f"fused Adam unavailable ({e}); using the default Adam", stacklevel=2)
         return torch.optim.Adam(params, **kw)
 
     def _autocast(self):
