@@ -311,7 +311,9 @@ def claims_rows(root: Path = RESULTS, scales: Optional[Sequence[str]] = None) ->
 
 def _table_meta(root: Path, scale: str) -> Dict[str, Any]:
     recs = [r for r in run_records(root) if r.get("scale") == scale]
-    hardware = sorted({str(r.get("metadata", {}).get("hardware", {}).get("cpu", "?")) for r in recs})
+    unknown = {k: "?" for k in ("cpu_name", "cpu_count", "cpu_capability")}
+    hardware = sorted({"{cpu_name} ({cpu_count} cores, {cpu_capability})".format(
+        **{**unknown, **r.get("metadata", {}).get("hardware", {})}) for r in recs})
     return {"scale": scale, "design": {k: (list(v) if isinstance(v, range) else v)
                                        for k, v in SCALES[scale].items() if k != "seeds"},
             "seeds": {m: list(s) for m, s in SCALES[scale]["seeds"].items()},
@@ -413,11 +415,20 @@ def render(root: Path = RESULTS, figures_dir: Path = FIGURES, *, primary: str = 
     written += F.save_figure(fig, "claims_forest", figures_dir, close=True)
     res = load_results(primary, root)
     if res:
+        real_path = root / primary / "real.json"
+        real = json.loads(real_path.read_text())["result"] if real_path.is_file() else None
         for table in CL.TABLE_METRICS:
-            written += F.save_table(CL.aggregate_table(table, res), f"claims_{table}", figures_dir,
+            rows = CL.aggregate_table(table, res)
+            if real is not None and table != "table4_3_interpolation_sharpness":
+                metric = CL.TABLE_METRICS[table]
+                rows.append({"model": "real test images", metric[0]: real["fid"]["value"],
+                             metric[1]: real["sharpness"], metric[2]: real["laplacian_sharpness"]})
+            written += F.save_table(rows, f"claims_{table}", figures_dir,
                                     caption=f"Thesis {table[5:8].replace('_', '.')} over seeds at the "
                                             f"{SCALE_LABELS[primary]} scale: mean and 95 % interval "
-                                            f"half-width (_ci) over n_seeds training seeds.",
+                                            f"half-width (_ci) over n_seeds training seeds; every "
+                                            f"Fréchet distance at n = {SCALES[primary]['n_fid']}, "
+                                            f"the real row included (its floor).",
                                     meta=meta.get(primary, {}), provenance=False).values()
         for name, key, nrow in (("fig4_1_interpolations", "interpolations", C.N_INTERPOLATION_STEPS),
                                 ("fig4_2_random_samples", "samples", 8),
