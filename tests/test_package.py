@@ -24,3 +24,12 @@ def test_no_module_is_much_over_600_lines():
     long = {str(p.relative_to(ROOT)): n for p in (ROOT / "waelib").rglob("*.py")
             if (n := len(p.read_text().splitlines())) > 650}
     assert not long, f"split these modules along their seams: {long}"
+
+
+def test_readme_tells_a_newcomer_what_issue_11_found_missing():
+    """Issue #11 item 15: a rerun reuses runs/<profile> and retrain trains again; data_root is the
+    folder that contains celeba/; .venv is about 6 GB; the TensorBoard command."""
+    readme = (ROOT / "README.md").read_text()
+    for needle in ("runs/<profile>/<model>", "-p retrain True", "*contains* `celeba/`",
+                   "about 6 GB", "tensorboard --logdir"):
+        assert needle in readme, needle
