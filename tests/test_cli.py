@@ -162,8 +162,11 @@ def test_cli_tensorboard_flag_writes_an_event_file(tmp_path, capsys):
 # ---------------------------------------------------------------------------------------
 def _start(args, tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+    # A test run started in the background by a non-interactive shell inherits SIGINT ignored,
+    # and Python then keeps ignoring it: give the child the default disposition, as a terminal does.
     return subprocess.Popen([sys.executable, "-m", "waelib.train", *args], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for(pred, proc, timeout=120.0):
