@@ -53,7 +53,7 @@ import torch
 
 from . import config as C
 from .train import TrainConfig, Trainer, epoch_permutation
-from .utils import atomic_write_json, resolve_device, run_metadata
+from .utils import atomic_write_json, cpu_name, resolve_device, run_metadata
 
 __all__ = ["PEAK_BF16_FLOPS", "peak_flops", "count_step_flops", "bench_path", "run_bench", "main"]
 
@@ -81,18 +81,6 @@ def _peak_for_name(name: str) -> Optional[float]:
         if re.search(r"(?<![A-Za-z0-9])" + re.escape(key) + r"(?![A-Za-z0-9])", name):
             return PEAK_BF16_FLOPS[key]
     return None
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:  # pragma: no cover - not Linux
-        pass
-    import platform
-    return platform.processor() or platform.machine()
 
 
 def _sync(device: torch.device) -> None:
@@ -257,7 +245,7 @@ def run_bench(*, model: str = "wae_resnet", image_size: int = C.IMAGE_SIZE, widt
         "naive": naive, "fast": fast,
         "speedup": fast["images_per_second"] / naive["images_per_second"],
         "device": {"type": dev.type, "name": (torch.cuda.get_device_name(dev) if dev.type == "cuda"
-                                              else _cpu_name()),
+                                              else cpu_name()),
                    "peak_bf16_flops": peak_flops(dev), "torch_threads": torch.get_num_threads()},
         "config": {"model": model, "image_size": image_size, "width": width,
                    "batch_size": batch_size, "steps": steps, "warmup": warmup, "amp": amp,
@@ -442,7 +430,7 @@ def run_suite(*, models: Sequence[str] = C.MODEL_NAMES, sizes=SUITE_SIZES,
     from .train.fastpath import cpu_kind
     report = {
         "results": results,
-        "device": {"type": dev.type, "name": _cpu_name() if dev.type == "cpu"
+        "device": {"type": dev.type, "name": cpu_name() if dev.type == "cpu"
                    else torch.cuda.get_device_name(dev), "cpu_kind": cpu_kind(),
                    "torch_threads": torch.get_num_threads()},
         "config": {"models": list(models), "sizes": [list(s) for s in sizes], "paths": list(paths),

@@ -198,7 +198,7 @@ def library_versions() -> dict:
 def run_metadata(device: Optional[torch.device] = None) -> dict:
     """Hardware, library versions, git commit and UTC date, to be saved next to a result."""
     hardware = hardware_info(device)
-    hardware.setdefault("cpu_name", _cpu_name())
+    hardware.setdefault("cpu_name", cpu_name())
     hardware.setdefault("cpu_capability", _cpu_capability())
     return {
         "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -208,7 +208,7 @@ def run_metadata(device: Optional[torch.device] = None) -> dict:
     }
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
     """The CPU's model name (``/proc/cpuinfo`` on Linux, else :func:`platform.processor`)."""
     try:
         with open("/proc/cpuinfo") as fh:
