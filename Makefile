@@ -7,8 +7,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.waelib-installed
 export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
+# Independent runs side by side in `make claims`, `make beyond` and `make figures`: "auto" is one
+# per core with one torch thread each on a CPU (measured fastest: results/bench/claims_throughput.json).
+JOBS ?= auto
 
-.PHONY: demo test figures lab bench bench-gpu bench-candidates bench-pythae thesis-size bench-metrics notebooks lint claims claims-render beyond beyond-render clean-venv
+.PHONY: demo test figures lab bench bench-gpu bench-candidates bench-compile bench-claims bench-pythae thesis-size bench-metrics notebooks lint claims claims-render beyond beyond-render clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,7 +20,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (waelib)" >/dev/null
 	@touch $(STAMP)
 
-## Run the main notebook headless on the embedded data set (CPU is fine: ~10 min on 2 cores).
+## Run the main notebook headless on the embedded data set (CPU is fine: 4 min 7 s measured on a
+## 2-core AMD EPYC, results/bench/command_times.json).
 demo: $(STAMP)
 	@mkdir -p runs/demo
 	$(VENV)/bin/papermill notebooks/04_wae_resnet.ipynb runs/demo/04_wae_resnet.ipynb --cwd notebooks
@@ -25,12 +29,13 @@ demo: $(STAMP)
 
 ## Run the whole test suite. pytest's exit code 5 (no tests collected) is an error here.
 test: $(STAMP)
-	@set +e; $(PY) -m pytest -q --timeout=900; rc=$$?; \
+	@set +e; $(PY) -m pytest -q -n 2 --dist loadfile --timeout=900; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "ERROR: pytest collected no tests"; exit 1; fi; exit $$rc
 
-## Regenerate figures/ by running every notebook in order (profile "default", CPU, ~11 min on 2 cores).
+## Regenerate figures/ by running every notebook (profile "default"; $(JOBS) notebooks side by side,
+## 05 after 03 and 04; 10 min 25 s measured on 2 cores before they ran side by side).
 figures: $(STAMP)
-	$(PY) scripts/run_notebooks.py --profile default
+	$(PY) scripts/run_notebooks.py --profile default --jobs $(JOBS)
 
 ## Sync each notebook pair (notebooks/NN_name.py <-> .ipynb, jupytext.toml), then strip the .ipynb.
 notebooks: $(STAMP)
@@ -41,10 +46,11 @@ notebooks: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-## The pre-registered claims study (docs/claims.md): resumable, skips finished runs, about 4 h on
-## 2 CPU cores; commits nothing by itself. Results: results/claims/, tables: figures/claims*.
+## The pre-registered claims study (docs/claims.md): resumable, skips finished runs (2.1 h of
+## training for all 34 runs, one at a time, on a 2-core AMD EPYC; side by side, --jobs, 1.46x the
+## runs per hour there: results/bench/claims_throughput.json); commits nothing by itself.
 claims: $(STAMP)
-	$(PY) -m waelib.study --sensitivity --scale primary --scale second --threads 2
+	$(PY) -m waelib.study --sensitivity --scale primary --scale second --jobs $(JOBS)
 
 ## Re-render the study's tables and figures from results/claims/ (no training).
 claims-render: $(STAMP)
@@ -53,7 +59,7 @@ claims-render: $(STAMP)
 ## Notebook 06 (beyond the thesis, seeds 003/004): make every missing run of its default
 ## profile (resumable; about 40 minutes on 2 CPU cores), then render figures/beyond_*.
 beyond: $(STAMP)
-	$(PY) -m waelib.beyond --profile default --threads 2
+	$(PY) -m waelib.beyond --profile default --jobs $(JOBS)
 
 ## Re-render notebook 06's tables and figures from results/beyond/default (no training).
 beyond-render: $(STAMP)
@@ -76,6 +82,17 @@ bench-candidates: $(STAMP)
 	$(PY) -m waelib.bench --suite --threads 2 --rounds 10 \
 		--paths naive,fused,channels_last,cl+fused,fused+compile,cl+fused+compile,bf16+cl+fused \
 		--json results/bench/cpu_candidates_2threads.json
+
+## torch.compile on this CPU: cold and warm compile time and the speed-up at 1 and 2 threads of
+## every model at 32 and 64 px, and the share of the matmul rate the eager step reaches; the
+## evidence behind fastpath.CPU_COMPILE (~10-15 min on 2 cores).
+bench-compile: $(STAMP)
+	$(PY) -m waelib.bench_compile --json results/bench/cpu_compile.json
+
+## Runs per hour of the claims study's runner, one after the other vs side by side (--jobs),
+## on four of its 32 px runs (~10 min on 2 cores; needs an otherwise idle machine).
+bench-claims: $(STAMP)
+	$(PY) benchmarks/claims_throughput.py --json results/bench/claims_throughput.json
 
 ## WAE-MMD training steps, waelib vs pythae (optional extra: pip install -e .[bench]).
 bench-pythae: $(STAMP)

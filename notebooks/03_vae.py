@@ -49,6 +49,7 @@ data_root = None
 out_dir = None        # runs are written to <out_dir>/<model>
 figures_dir = None
 retrain = False       # True: ignore an existing run in <out_dir>/<model> and train again
+jobs = None           # models trained side by side; None: the profile's (default: one per CPU core, 1 thread each); 1: one after the other
 tensorboard = False   # True: also log to <out_dir>/<model>/tensorboard (open with `tensorboard --logdir <out_dir>`)
 
 # %%

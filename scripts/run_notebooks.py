@@ -12,6 +12,13 @@ it). Notebooks run with ``notebooks/`` as the working directory, the ``python3``
 ``MPLBACKEND=Agg``. The first failure stops the run (exit code 1) and names the notebook and
 its executed copy, whose failing cell shows the error.
 
+``--jobs N`` runs up to N notebooks side by side (``auto``: one per CPU core), each kernel with
+the cores divided among them as torch threads (``OMP_NUM_THREADS``) and the training notebooks
+told to train their models one after the other (``jobs=1``), so that the cores are shared out
+once; a notebook starts when the notebooks it reads have finished (:data:`NEEDS`: 05 reads the
+runs of 03 and 04). ``--jobs 1`` runs them in order, and the training notebooks then train their
+models side by side themselves (their profile's ``jobs``).
+
 Papermill runs the ``.ipynb`` side of each jupytext pair (``notebooks/NN_name.py`` +
 ``NN_name.ipynb``); a pair whose cells differ stops the run before anything executes, with the
 fix: ``make notebooks``.
@@ -27,6 +34,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 NB_DIR = ROOT / "notebooks"
 PROFILES = ("smoke", "default", "thesis")
+#: Notebook prefix -> the notebooks whose outputs it reads (they must finish first).
+NEEDS = {"05": ("03", "04")}
+#: The notebooks that train models and take a ``jobs`` parameter.
+TRAINING = ("03", "04")
 
 
 def notebooks(only=None):
@@ -67,9 +78,16 @@ def main(argv=None) -> int:
     ap.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
                     metavar=("NAME", "VALUE"), help="extra papermill parameter for every notebook")
     ap.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
+    ap.add_argument("--jobs", default="auto", help="notebooks side by side: 'auto' (one per core) or N")
     args = ap.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    from waelib.parallel import cpu_cores, parse_jobs
+    try:
+        jobs = parse_jobs(args.jobs)
+    except ValueError as e:
+        ap.error(str(e))
+    jobs = jobs or (1 if args.profile == "thesis" else cpu_cores())
 
-    import papermill as pm
     os.environ.setdefault("MPLBACKEND", "Agg")
     os.environ.setdefault("PYTHONHASHSEED", "0")
     nbs = notebooks(args.only)
@@ -88,21 +106,62 @@ def main(argv=None) -> int:
         params["figures_dir"] = str(args.figures_dir.resolve())
     params.update({k: _value(v) for k, v in args.parameter})
     total = time.perf_counter()
-    for nb in nbs:
-        out = out_dir / nb.name
-        t0 = time.perf_counter()
-        print(f"==> {nb.relative_to(ROOT)}  (profile {args.profile})", flush=True)
-        try:
-            pm.execute_notebook(str(nb), str(out), parameters=params, kernel_name="python3",
-                                cwd=str(NB_DIR), progress_bar=False, execution_timeout=args.timeout)
-        except Exception as exc:  # papermill.PapermillExecutionError and kernel failures
-            print(f"FAILED: {nb.name} after {time.perf_counter() - t0:.0f} s; see {out}\n{exc}",
-                  file=sys.stderr)
-            return 1
-        shown = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
-        print(f"    done in {time.perf_counter() - t0:.0f} s -> {shown}", flush=True)
-    print(f"all {len(nbs)} notebooks ran in {time.perf_counter() - total:.0f} s")
+    failed = run_all(nbs, out_dir, params, jobs=jobs, timeout=args.timeout)
+    if failed:
+        return 1
+    print(f"all {len(nbs)} notebooks ran in {time.perf_counter() - total:.0f} s"
+          + (f" ({jobs} side by side)" if jobs > 1 else ""))
     return 0
+
+
+def run_one(nb: Path, out: Path, params: dict, timeout) -> bool:
+    """Execute one notebook; True on success (a failure is reported with its executed copy)."""
+    import papermill as pm
+    t0 = time.perf_counter()
+    print(f"==> {nb.relative_to(ROOT)}  (profile {params['profile']})", flush=True)
+    try:
+        pm.execute_notebook(str(nb), str(out), parameters=params, kernel_name="python3",
+                            cwd=str(NB_DIR), progress_bar=False, execution_timeout=timeout)
+    except Exception as exc:  # papermill.PapermillExecutionError and kernel failures
+        print(f"FAILED: {nb.name} after {time.perf_counter() - t0:.0f} s; see {out}\n{exc}",
+              file=sys.stderr)
+        return False
+    shown = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
+    print(f"    done in {time.perf_counter() - t0:.0f} s -> {shown}", flush=True)
+    return True
+
+
+def run_all(nbs, out_dir: Path, params: dict, *, jobs: int, timeout) -> list:
+    """Run ``nbs`` (in order with ``jobs=1``; else up to ``jobs`` at once, each after the
+    notebooks of :data:`NEEDS`); returns the notebooks that failed (the first failure stops the
+    start of further notebooks)."""
+    if jobs <= 1:
+        for nb in nbs:
+            if not run_one(nb, out_dir / nb.name, params, timeout):
+                return [nb]
+        return []
+    import concurrent.futures as cf
+
+    from waelib.parallel import cpu_cores
+    os.environ["OMP_NUM_THREADS"] = str(max(1, cpu_cores() // jobs))   # each kernel's torch threads
+    prefix = {nb: nb.name.split("_")[0] for nb in nbs}
+    waiting, done, failed, running = list(nbs), set(), [], {}
+    with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
+        while waiting or running:
+            for nb in list(waiting):
+                if failed or len(running) >= jobs:
+                    break
+                if all(n in done or n not in prefix.values() for n in NEEDS.get(prefix[nb], ())):
+                    extra = {"jobs": 1} if prefix[nb] in TRAINING else {}
+                    running[pool.submit(run_one, nb, out_dir / nb.name, dict(params, **extra), timeout)] = nb
+                    waiting.remove(nb)
+            if failed and not running:
+                break
+            finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            for f in finished:
+                nb = running.pop(f)
+                (done.add(prefix[nb]) if f.result() else failed.append(nb))
+    return failed
 
 
 if __name__ == "__main__":

@@ -335,24 +335,28 @@ def test_factors_move_the_face_and_recolour_background():
 
 
 def test_synthfaces_render_speed_floor():
-    """>= 1000 images/s at 64x64 on one core (measured ~3,000 on an idle core).  CPU time
-    of this process is used so that other processes sharing the machine do not count."""
+    """>= 500 images/s at 64x64 on one thread. Measured on an AMD EPYC core: ~3,000 idle and
+    2,300-3,000 while another pytest worker kept both cores busy. CPU time of this process is
+    used, so other processes sharing the machine do not count (only their pressure on the shared
+    caches, ~1.3x); the floor leaves ~2.5x for a CPU twice as slow (the Intel Xeon CI machine)
+    under such load, and still fails a renderer 6x slower than today's. Best of three batches
+    of 1,000."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         ds = data.SynthFaces("all", 64, n=4000)
         ds.render_batch(np.arange(64))  # warm-up
         best = 0.0
-        for rep in range(2):
+        for rep in range(3):
             pos = np.arange(rep * 1000, rep * 1000 + 1000)
             t0 = time.process_time()
             ds.render_batch(pos)
             best = max(best, 1000 / max(time.process_time() - t0, 1e-9))
-            if best >= 1000:
+            if best >= 500:
                 break
     finally:
         torch.set_num_threads(threads)
-    assert best >= 1000, f"synthfaces renders only {best:.0f} img/s at 64 px"
+    assert best >= 500, f"synthfaces renders only {best:.0f} img/s at 64 px"
 
 
 @pytest.mark.gpu

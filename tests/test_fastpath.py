@@ -6,31 +6,38 @@
 - bf16 autocast (CPU autocast), channels-last and fused Adam, each alone and all together, for a
   few training steps of every model kind (vae, wae_mmd, wae_gan) and a ResNet model
   (wae_resnet): losses finite and close to the fp32 eager path.
-- ``torch.compile`` (inductor, CPU): the compiled step of each kind (vae, wae_mmd, wae_gan)
-  gives the eager step's losses, gradients and parameters (tolerances below), and everything
-  together (bf16 + channels-last + fused + compile) trains wae_gan and, in a ``slow`` test,
-  wae_resnet. Compiling costs 15-50 s per model on 2 cores with a cold inductor cache (the
-  ResNet encoder 40-120 s), so each kind is compiled once (wae_gan's fp32 auto-encoder graph is
-  wae_mmd's, found in inductor's cache); with a warm cache (any later run) the whole file takes
-  about a minute.
+- ``torch.compile`` (inductor, CPU): the compiled fp32 step of every model kind (vae, wae_mmd,
+  wae_gan) and of wae_resnet gives the eager step's losses, gradients and parameters
+  (tolerances below), and everything together (bf16 + channels-last + fused + compile) trains
+  wae_gan like the same eager path. A cold compile costs 10-50 s per model on 2 cores (the
+  ResNet encoder 60-80 s), so each model is compiled once, all with the same settings (wae_gan's
+  fp32 auto-encoder graph is wae_mmd's, found in inductor's cache; its bf16 graph is the one
+  extra compile); with a warm cache (any later run) the whole file takes well under a minute.
 - ``run_metadata`` does not import the heavy libraries it records the versions of.
 
 Tiny models (width 0.125, 32 px, batch 8).
 
-Tolerances, and why:
+Tolerances, and why (measured on an AMD EPYC, AVX-512; other CPUs run other SIMD kernels,
+which change the order of floating-point sums as a thread count does, so each tolerance is
+several times the spread between 1 and 2 torch threads of the same eager path):
 - fp32 options (channels-last, fused Adam) change only the order of floating-point sums:
-  every loss term of the first step (forward rounding only) within 1e-4 relative of the fp32
-  eager path, and over 3 steps within 1e-3 (measured: <= 2e-4) for the DCGAN/VAE models and
-  1e-2 (measured: <= 4e-3) for WAE-ResNet, whose deep BatchNorm stack amplifies the rounding
-  differences of the first updates. Parameters are NOT compared element-wise across several steps: biases that feed a
-  BatchNorm have a gradient that is exactly zero in exact arithmetic, so theirs is rounding
-  noise, and Adam's normalised step turns noise of either sign into a +-lr move.
-- bf16 autocast: every loss term within 5e-2 relative (measured: <= 1.3e-2).
-- compile (fp32): after one step the loss terms agree to 1e-5 relative, every gradient to
-  ``allclose(rtol=1e-3, atol=1e-4)`` (gradients here are O(0.01-50); measured differences
-  <= 3e-5), and every parameter to 1e-6 wherever the eager gradient is above 1e-4 (there
-  Adam's first step is +-lr with a certain sign) and to 2 lr everywhere (the most a first Adam
-  step can differ).
+  every loss term of the first step (forward rounding only: sums of ~1e4 fp32 terms, measured
+  <= 1e-6 relative) within 1e-4 relative of the fp32 eager path, and over 3 steps within 1e-3
+  (measured <= 2e-4, thread spread <= 2e-4) for the DCGAN/VAE models and 3e-2 for WAE-ResNet
+  (measured <= 4e-3, thread spread 3e-3), whose deep BatchNorm stack amplifies the rounding
+  differences of the first updates chaotically. Parameters are NOT compared element-wise
+  across several steps: biases that feed a BatchNorm have a gradient that is exactly zero in
+  exact arithmetic, so theirs is rounding noise, and Adam's normalised step turns noise of
+  either sign into a +-lr move.
+- bf16 autocast: every loss term within 5e-2 relative (measured: <= 1.2e-2; bf16 keeps 8
+  mantissa bits, 4e-3 relative per rounding).
+- compile (fp32): after one step the loss terms agree to 1e-5 relative (measured <= 1.1e-6),
+  every gradient to ``allclose(rtol=1e-3, atol=1e-4)`` (gradients here are O(0.01-50);
+  measured: at most 1/3 of that allowance), every parameter to 1e-6 wherever the eager
+  gradient is above 1e-4 (there Adam's first step is +-lr with a certain sign) and to 2 lr
+  everywhere (the most a first Adam step can differ). WAE-ResNet's first-step gradients are
+  ill-conditioned (1 vs 2 threads: 7% apart in norm), so its compiled gradients are held to 3x
+  the thread spread in norm instead (measured: 1x), besides the 1e-5 on the losses.
 """
 from __future__ import annotations
 
@@ -63,7 +70,7 @@ def _loss_rtol(option: str, model: str) -> float:
     """Loss tolerance over 3 steps vs the fp32 eager path (module docstring)."""
     if "amp" in OPTIONS[option]:
         return BF16_RTOL
-    return 1e-2 if "resnet" in model else 1e-3
+    return 3e-2 if "resnet" in model else 1e-3
 
 
 def _trainer(model: str, **settings) -> Trainer:
@@ -90,6 +97,16 @@ def _reference(model: str, steps: int = 3):
     if (model, steps) not in _REFERENCE:
         _REFERENCE[(model, steps)] = _train(_trainer(model), steps)
     return _REFERENCE[(model, steps)]
+
+
+_OPTION_RUNS = {}
+
+
+def _all_eager(model: str):
+    """3 steps of bf16 + channels-last + fused Adam, eager (cached from the test below)."""
+    if (model, "all_eager") not in _OPTION_RUNS:
+        _OPTION_RUNS[(model, "all_eager")] = _train(_trainer(model, **OPTIONS["all_eager"]), 3)
+    return _OPTION_RUNS[(model, "all_eager")]
 
 
 def _assert_losses_close(got, ref, rtol):
@@ -171,6 +188,7 @@ def test_eager_options_train_close_to_fp32(model, option):
         assert all(o.defaults.get("fused") for o in tr.optimizers.values())
     assert tr.amp_dtype == (torch.bfloat16 if OPTIONS[option].get("amp") else None)
     got, ref = _train(tr, 3), _reference(model)
+    _OPTION_RUNS[(model, option)] = got
     if "amp" not in OPTIONS[option]:      # step 1: forward rounding only, before any update
         _assert_losses_close(got[:1], ref[:1], 1e-4)
     _assert_losses_close(got, ref, _loss_rtol(option, model))
@@ -179,37 +197,97 @@ def test_eager_options_train_close_to_fp32(model, option):
 # ---------------------------------------------------------------------------------------
 # torch.compile on the CPU (inductor)
 # ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("model", ["vae", "wae_mmd", "wae_gan"])
+#: The fp32 options a compiled step is checked with: NCHW + fused Adam (the CPU fallback
+#: settings). Not channels-last: compiled in channels-last, the VAE's first-step losses differ
+#: from the eager ones by ~8e-4 relative (measured, torch 2.14 CPU, with layout_optimization
+#: off too: the same inductor bug as fastpath.compile_options describes), which this test
+#: would report as a failure; it is left to the library to avoid that combination.
+COMPILE_FP32 = dict(fused=True)
+#: Models whose first-step gradients are ill-conditioned at this size (a deep BatchNorm stack at
+#: batch 8): the eager step at 1 and at 2 torch threads, which differ only in the order of
+#: floating-point sums, already give gradients that differ by ~7% in norm (measured), so they
+#: are compared with that spread instead of element by element.
+ILL_CONDITIONED = ("wae_resnet",)
+
+
+def _first_step_and_more(tr: Trainer, steps: int = 3):
+    """Losses of ``steps`` steps, plus the gradients, parameters and floating buffers right
+    after the first step (the same training noise as :func:`_train`)."""
+    torch.manual_seed(1)
+    losses = []
+    for i, x in enumerate(_batches(steps)):
+        losses.append({k: v.item() for k, v in tr.train_step(tr.prepare_batch(x)).items()})
+        if i == 0:
+            named = list(tr.model.named_parameters())
+            grads = {n: None if p.grad is None else p.grad.detach().clone() for n, p in named}
+            params = {n: p.detach().clone() for n, p in named}
+            buffers = {n: b.detach().clone() for n, b in tr.model.named_buffers() if b.is_floating_point()}
+    return losses, grads, params, buffers
+
+
+def _grad_distance(a, b) -> float:
+    """||a - b|| / ||b|| over every gradient of the model at once."""
+    num = sum(((a[n] - g) ** 2).sum() for n, g in b.items() if g is not None)
+    den = sum((g ** 2).sum() for g in b.values() if g is not None)
+    return float((num / den).sqrt())
+
+
+# (`make test` runs pytest-xdist with --dist loadfile: this file stays on one worker, so the
+# compiling tests run in turn and reuse what inductor cached; wae_gan's fp32 graph is wae_mmd's.)
+@pytest.mark.parametrize("model", ["vae", "wae_mmd", "wae_gan", "wae_resnet"])
 def test_compiled_step_matches_the_eager_step(model):
-    eager, compiled = _trainer(model), _trainer(model, compile=True)
-    assert compiled.compiled and compiled.fwd is not compiled.model
-    le, lc = _train(eager, 1), _train(compiled, 1)
-    _assert_losses_close(lc, le, 1e-5)
+    """The compiled fp32 step against the same eager step (each model compiled once): the first
+    step's losses to 1e-5, its gradients, parameters and BatchNorm buffers (tolerances in the
+    module docstring), and three steps' losses like the other fp32 options. This comparison
+    found an inductor miscompilation of the VAE decoder (fastpath.compile_options): the first
+    step's losses then differ by ~8e-4 relative and gradients by up to 20% of their largest
+    element (measured), far outside these tolerances. bf16 autocast hides that bug (identical
+    loss differences with and without it, measured), so the check is made in fp32."""
+    eager, compiled = _trainer(model, **COMPILE_FP32), _trainer(model, compile=True, **COMPILE_FP32)
+    assert compiled.compiled and compiled.fwd is not compiled.model and not eager.compiled
+    le, ge, pe, be = _first_step_and_more(eager)
+    lc, gc, pc, bc = _first_step_and_more(compiled)
+    _assert_losses_close(lc[:1], le[:1], 1e-5)
+    _assert_losses_close(lc, le, _loss_rtol("fused", model))
     lr = max(g["lr"] for o in eager.optimizers.values() for g in o.param_groups)
-    pe, pc = dict(eager.model.named_parameters()), dict(compiled.model.named_parameters())
-    for name, p in pe.items():
-        q = pc[name]
-        if p.grad is None:
-            assert q.grad is None, name
-            continue
-        torch.testing.assert_close(q.grad, p.grad, rtol=1e-3, atol=1e-4, msg=name)
-        sure = p.grad.abs() > 1e-4
-        diff = (q.detach() - p.detach()).abs()
-        assert diff.max() <= 2 * lr + 1e-7, name
-        if sure.any():
-            assert diff[sure].max() <= 1e-6, name
-    for (name, b), b2 in zip(eager.model.named_buffers(), compiled.model.buffers()):
-        if b.is_floating_point():
-            torch.testing.assert_close(b2, b, rtol=1e-4, atol=1e-5, msg=name)
+    assert ge.keys() == gc.keys()
+    assert all((gc[n] is None) == (g is None) for n, g in ge.items())
+    for name, g in ge.items():
+        if g is not None:     # Adam's first step moves each parameter by at most lr
+            assert (pc[name] - pe[name]).abs().max() <= 2 * lr + 1e-7, name
+    if model in ILL_CONDITIONED:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1 if threads > 1 else 2)
+        try:
+            spread = _grad_distance(_first_step_and_more(_trainer(model, **COMPILE_FP32), 1)[1], ge)
+        finally:
+            torch.set_num_threads(threads)
+        # compiled vs eager: measured 0.069, the eager thread-count spread 0.070.
+        assert _grad_distance(gc, ge) <= 3 * spread + 1e-3, (_grad_distance(gc, ge), spread)
+    else:
+        for name, g in ge.items():
+            if g is None:
+                continue
+            torch.testing.assert_close(gc[name], g, rtol=1e-3, atol=1e-4, msg=name)
+            sure = g.abs() > 1e-4
+            if sure.any():
+                assert (pc[name] - pe[name])[sure].abs().max() <= 1e-6, name
+    assert be.keys() == bc.keys()
+    for name, b in be.items():
+        torch.testing.assert_close(bc[name], b, rtol=1e-4, atol=1e-5, msg=name)
 
 
-@pytest.mark.parametrize("model", ["wae_gan", pytest.param("wae_resnet", marks=pytest.mark.slow)])
-def test_all_options_together_with_compile(model):
-    """bf16 autocast + channels-last + fused Adam + compile. (vae and wae_mmd are compiled once
-    each, in fp32, above: a second compile per kind costs 20-45 s on 2 cores.)"""
-    tr = _trainer(model, amp="bf16", channels_last=True, fused=True, compile=True)
+def test_all_options_together_with_compile():
+    """bf16 autocast + channels-last + fused Adam + compile, on wae_gan: its compiled step against
+    the same eager step, and both against the fp32 eager path (bf16 tolerance). The other models'
+    compiled steps are checked in fp32 above; a second (bf16) compile per model would cost
+    20-120 s each on 2 cores with a cold inductor cache."""
+    every = dict(amp="bf16", channels_last=True, fused=True)
+    tr = _trainer("wae_gan", compile=True, **every)
     assert tr.compiled and tr.amp_dtype == torch.bfloat16
-    _assert_losses_close(_train(tr, 3), _reference(model), BF16_RTOL)
+    got = _train(tr, 3)
+    _assert_losses_close(got, _all_eager("wae_gan"), BF16_RTOL)
+    _assert_losses_close(got, _reference("wae_gan"), BF16_RTOL)
 
 
 def test_compile_on_a_resolved_cpu_config_is_not_refused():

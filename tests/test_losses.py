@@ -58,6 +58,8 @@ def test_mmd_equals_brute_force_double_loop(kernel):
     zq = torch.randn(7, 3, generator=g, dtype=torch.float64) + 0.3
     zp = torch.randn(9, 3, generator=g, dtype=torch.float64) * 1.4
     ours = L.mmd(zq, zp, kernel=kernel, sigma2=2.0).item()
+    # float64, ~100 kernel values summed in another order: ~1e-15 relative to the terms, and the
+    # estimate (~0.1) is not much smaller than them
     assert ours == pytest.approx(_mmd_brute_force(zq, zp, 2.0, kernel), rel=1e-10)
 
 
@@ -101,6 +103,8 @@ def test_gan_losses_match_hand_computed_values():
     # -log sigmoid(t) = log(1 + e^-t);  -log(1 - sigmoid(t)) = log(1 + e^t)
     real = (math.log1p(math.exp(-2.0)) + math.log(2)) / 2
     fake = (math.log1p(math.exp(-1.0)) + math.log(2)) / 2
+    # fp32 softplus of two logits (vectorised and scalar math libraries differ by <= 1 ulp):
+    # ~2e-7 relative; a wrong sign or term is O(1)
     assert L.discriminator_loss(lp, lc).item() == pytest.approx(real + fake, rel=1e-6)
     assert L.discriminator_loss(lp, lc, lam=3.0).item() == pytest.approx(3 * (real + fake), rel=1e-6)
     enc = (math.log1p(math.exp(1.0)) + math.log(2)) / 2
@@ -128,6 +132,7 @@ def test_vae_loss_is_negative_elbo():
     # Up to the constant, the recon term is the Gaussian decoder's negative log-likelihood.
     nll = -Normal(x_hat, math.sqrt(0.25)).log_prob(x).flatten(1).sum(1).mean()
     const = 0.5 * x[0].numel() * math.log(2 * math.pi * 0.25)
+    # another fp32 path (Normal.log_prob per pixel, summed): values ~50, ~1e-5 apart
     torch.testing.assert_close(out["recon"] + const, nll, rtol=1e-5, atol=1e-4)
 
 
@@ -153,6 +158,7 @@ def test_recon_scale_gives_the_official_per_image_magnitude(size):
     x64, y64 = up(x32, 64), up(y32, 64)   # pixel replication keeps the mean squared error
     official = 0.05 * ((2 * x64 - 1) - (2 * y64 - 1)).pow(2).flatten(1).sum(1)
     ours = L.recon_scale_for(size) * L.reconstruction_cost(up(x32, size), up(y32, size))
+    # fp32 sums of 3e3-5e4 squared differences computed two ways: ~1e-6 relative
     torch.testing.assert_close(ours, official, rtol=1e-5, atol=1e-4)
 
 

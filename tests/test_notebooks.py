@@ -212,9 +212,12 @@ def test_one_parameters_cell_with_profile(path):
 # --------------------------------------------------------------------------------------
 # (3) every notebook runs with the smoke profile and writes its outputs
 # --------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def shared_runs(tmp_path_factory):
-    """One run folder for 03, 04 and 05 (in that order: 05 needs the runs of 03 and 04)."""
+    """One run folder for 03, 04 and 05 (in that order: 05 needs the runs of 03 and 04). Session
+    scope, so that nothing a test runner runs in between (another module's tests on the same
+    pytest-xdist worker) ends it and makes 05 train 03 and 04 again. (`make test` keeps this file
+    on one worker: --dist loadfile.)"""
     return tmp_path_factory.mktemp("shared_runs")
 
 
@@ -245,12 +248,57 @@ def test_notebook_runs_with_smoke_profile(path, tmp_path, shared_runs):
     assert not missing, f"{name}: expected outputs missing after the smoke run: {missing}"
 
 
-def test_results_notebook_names_the_notebooks_that_produce_missing_runs(tmp_path):
-    import papermill as pm
-    with pytest.raises(pm.PapermillExecutionError) as err:
-        _execute(NB_DIR / "05_thesis_results.ipynb", tmp_path / "05.ipynb",
-                 {"profile": "smoke", "figures_dir": str(tmp_path / "f"), "out_dir": str(tmp_path / "empty")})
-    assert "03_vae.ipynb" in str(err.value) and "04_wae_resnet.ipynb" in str(err.value)
+# --------------------------------------------------------------------------------------
+# Failing runs share one kernel: each papermill run starts a kernel and imports waelib and
+# torch afresh (3-9 s on 2 cores); the error tests below need a kernel (the parameter guard
+# watches IPython's cell events) but not a fresh one each. papermill's own parameter
+# injection is used, then the cells run in one kernel whose namespace is reset first
+# (``%reset -f``), as in a fresh kernel. The smoke runs above keep a papermill kernel each.
+# --------------------------------------------------------------------------------------
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class _SharedKernel:
+    def __init__(self):
+        from jupyter_client.manager import KernelManager
+        self.km = KernelManager(kernel_name="python3")
+        self.km.start_kernel(cwd=str(NB_DIR), env=dict(os.environ, MPLBACKEND="Agg"))
+
+    def run(self, nb_path: Path, parameters: dict) -> None:
+        """Run ``nb_path`` with papermill's injected ``parameters``; CellExecutionError on error."""
+        from nbclient import NotebookClient
+        from papermill.iorw import load_notebook_node
+        from papermill.parameterize import parameterize_notebook
+        nb = parameterize_notebook(load_notebook_node(str(nb_path)), parameters, kernel_name="python3",
+                                   language="python")
+        nb.cells.insert(0, nbformat.v4.new_code_cell("%reset -f"))
+        NotebookClient(nb, km=self.km, kernel_name="python3", timeout=600).execute()
+
+    def close(self):
+        self.km.shutdown_kernel(now=True)
+
+
+@pytest.fixture(scope="session")
+def kernel():
+    k = _SharedKernel()
+    yield k
+    k.close()
+
+
+def _expect_failure(kernel, params, *fragments, nb=None):
+    from nbclient.exceptions import CellExecutionError
+    with pytest.raises(CellExecutionError) as err:
+        kernel.run(nb or _first_notebook(), params)
+    text = _ANSI.sub("", str(err.value))
+    for frag in fragments:
+        assert frag in text, f"{frag!r} not in the error:\n{text}"
+    return text
+
+
+def test_results_notebook_names_the_notebooks_that_produce_missing_runs(tmp_path, kernel):
+    _expect_failure(kernel, {"profile": "smoke", "figures_dir": str(tmp_path / "f"),
+                             "out_dir": str(tmp_path / "empty")},
+                    "03_vae.ipynb", "04_wae_resnet.ipynb", nb=NB_DIR / "05_thesis_results.ipynb")
 
 
 # --------------------------------------------------------------------------------------
@@ -260,23 +308,13 @@ def _first_notebook() -> Path:
     return NB_DIR / "01_elbo.ipynb"
 
 
-def _expect_failure(tmp_path, params, *fragments, nb=None):
-    import papermill as pm
-    with pytest.raises(pm.PapermillExecutionError) as err:
-        _execute(nb or _first_notebook(), tmp_path / "fail.ipynb", params)
-    text = str(err.value)
-    for frag in fragments:
-        assert frag in text, f"{frag!r} not in the error:\n{text}"
-    return text
-
-
-def test_unknown_profile_fails_with_valid_choices(tmp_path):
-    _expect_failure(tmp_path, {"profile": "huge", "out_dir": str(tmp_path)},
+def test_unknown_profile_fails_with_valid_choices(tmp_path, kernel):
+    _expect_failure(kernel, {"profile": "huge", "out_dir": str(tmp_path)},
                     "unknown profile 'huge'", "valid profiles: smoke, default, thesis")
 
 
-def test_unknown_parameter_fails_with_valid_names(tmp_path):
-    _expect_failure(tmp_path, {"profile": "smoke", "n_mcc": 5, "out_dir": str(tmp_path)},
+def test_unknown_parameter_fails_with_valid_names(tmp_path, kernel):
+    _expect_failure(kernel, {"profile": "smoke", "n_mcc": 5, "out_dir": str(tmp_path)},
                     "unknown parameter name(s) n_mcc", "valid names:", "figures_dir", "n_mc")
 
 
@@ -307,9 +345,9 @@ def guard_notebook(tmp_path) -> Path:
     return path
 
 
-def test_guard_pattern_resolves_and_overrides(tmp_path, guard_notebook):
+def test_guard_pattern_resolves_and_overrides(tmp_path, guard_notebook, kernel):
     out = tmp_path / "run"
-    _execute(guard_notebook, tmp_path / "ok.ipynb", {"epochs": 3, "out_dir": str(out)})
+    kernel.run(guard_notebook, {"epochs": 3, "out_dir": str(out)})
     p = json.loads((out / "P.json").read_text())
     assert p["profile"] == "smoke" and p["epochs"] == 3 and p["steps"] is None
     assert p["models"] == ["wae_gan", "wae_resnet"]
@@ -317,10 +355,10 @@ def test_guard_pattern_resolves_and_overrides(tmp_path, guard_notebook):
     assert p["out_dir"] == str(out)
 
 
-def test_guard_pattern_rejects_bad_dataset_and_model(tmp_path, guard_notebook):
-    _expect_failure(tmp_path, {"dataset": "mnist"}, "unknown dataset 'mnist'",
+def test_guard_pattern_rejects_bad_dataset_and_model(guard_notebook, kernel):
+    _expect_failure(kernel, {"dataset": "mnist"}, "unknown dataset 'mnist'",
                     "synthfaces, celeba, digits", nb=guard_notebook)
-    _expect_failure(tmp_path, {"models": "wae_gan,vqvae"}, "unknown model name 'vqvae'",
+    _expect_failure(kernel, {"models": "wae_gan,vqvae"}, "unknown model name 'vqvae'",
                     "vae, vae_resnet, wae_gan, wae_mmd, wae_resnet", nb=guard_notebook)
 
 

@@ -140,6 +140,7 @@ def test_samples_and_reconstructions_grid(tiny_models):
         assert right.get_title() == f"{label}: originals | reconstructions"
         samples = torch.as_tensor(left.images[0].get_array())
         assert samples.shape == (3 * tile + 2, 4 * tile + 2, 3)          # 12 samples, 4 per row
+        # the plot's own calls (same n, seed and batch): the same pixels
         expected = figures.image_grid(evaluate.generate(model, 12, seed=3), nrow=4)
         assert torch.allclose(samples.float(), expected.float())
         pairs = torch.as_tensor(right.images[0].get_array())

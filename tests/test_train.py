@@ -145,7 +145,7 @@ def test_run_folder_contents_and_load_run(tmp_path):
     x = _images(4).float() / 255
     if res.config.channels_last:        # the CPU fast path may train in channels-last: same
         model = model.to(memory_format=torch.channels_last)   # weights, same kernels
-    with torch.no_grad():
+    with torch.no_grad():             # same weights, batch, memory format and threads: bit for bit
         assert torch.equal(model.reconstruct(x), res.model.reconstruct(x))
 
 
@@ -172,6 +172,8 @@ def test_sigint_then_resume_matches_an_uninterrupted_run(name, tmp_path):
 
     resumed = fit(name, data, TrainConfig(out=str(tmp_path / "part"), resume=True, **base))
     assert resumed.step == 8 and not resumed.interrupted
+    # Exact on purpose: both runs take the same path (same process, thread count, settings and
+    # kernels), so any difference is a resume bug, not rounding.
     _assert_state_equal(full.model.state_dict(), resumed.model.state_dict())  # incl. BN stats
     ck_full = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=False)
     ck_res = torch.load(tmp_path / "part" / "checkpoint.pt", weights_only=False)
@@ -329,6 +331,8 @@ def test_wae_objective_uses_the_size_calibrated_recon_scale(model):
     terms = Trainer(cfg).train_step(_images(8).float() / 255)
     lam = C.WAE_MMD_LAMBDA if model == "wae_mmd" else C.WAE_GAN_LAMBDA
     expected = cfg.recon_scale * terms["recon"] + lam * terms["penalty"]
+    # the same fp32 product and sum, perhaps in another order: a few ulps (~1e-7); 0.05 instead
+    # of 0.8 would be O(1)
     assert terms["loss"].item() == pytest.approx(expected.item(), rel=1e-5)
 
 
@@ -446,6 +450,7 @@ def test_tensorboard_log_has_every_loss_term_images_per_second_and_the_samples(t
     for k in terms:
         ev = acc.Scalars(f"train/{k}")
         assert [e.step for e in ev] == [1, 2, 3, 4]
+        # the event file stores float32 (6e-8 relative rounding) of the logged values
         assert [e.value for e in ev] == pytest.approx([r[k] for r in rows], rel=1e-6)
     assert [e.step for e in acc.Scalars("train/images_per_second")] == [2, 4]   # log_every=2
     assert "samples" in tags["images"] and [e.step for e in acc.Images("samples")] == [2, 4]

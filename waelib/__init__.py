@@ -13,7 +13,8 @@ Modules and packages (one per concern):
 - :mod:`waelib.metrics`    -- package: Fréchet distance and feature extractors, image metrics
   (sharpness, MS-SSIM, RMSE), distribution metrics (precision/recall, KID, NAC)
 - :mod:`waelib.train`      -- package: ``TrainConfig``, the per-model ``Trainer`` steps, the ``Run``
-  object behind :func:`waelib.train.fit`, checkpoints, the CLI
+  object behind :func:`waelib.train.fit`, checkpoints, the CLI, the CPU fast path and its
+  autotuner
 - :mod:`waelib.evaluate`   -- the protocol of Tables 4.3-4.5 and Figures 4.1-4.3
 - :mod:`waelib.expost`     -- ex-post GMM sampling for any trained model (seed 004), NAC, m_A
 - :mod:`waelib.beyond`     -- notebook 06's resumable runner: the related seeds' models and claims
@@ -27,7 +28,10 @@ Modules and packages (one per concern):
 - :mod:`waelib.diagrams`   -- Figures 3.1-3.3 drawn from the live modules
 - :mod:`waelib.toy`        -- closed-form toys of notebooks 01 and 02 (ELBO, optimal transport, MMD)
 - :mod:`waelib.degradation` -- thesis Figure 2.1: plain vs residual networks on digits
+- :mod:`waelib.parallel`   -- independent runs side by side, the CPU threads split between them
 - :mod:`waelib.bench`      -- training-step benchmark (naive vs fast path, FLOPs)
+- :mod:`waelib.bench_compile` -- what ``torch.compile`` costs (cold, warm) and gains on this CPU
+- :mod:`waelib.bench_report` -- the benchmark suite's Markdown table
 - :mod:`waelib.utils`      -- atomic writes, seeding, devices, run metadata
 """
 __version__ = "0.1.0"

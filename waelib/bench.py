@@ -52,10 +52,13 @@ from typing import Any, Dict, Optional, Sequence
 import torch
 
 from . import config as C
+from .bench_compile import matmul_gflops
+from .bench_report import README_BEGIN, README_END, suite_markdown, update_readme_table
 from .train import TrainConfig, Trainer, epoch_permutation
 from .utils import atomic_write_json, cpu_name, resolve_device, run_metadata
 
-__all__ = ["PEAK_BF16_FLOPS", "peak_flops", "count_step_flops", "bench_path", "run_bench", "main"]
+__all__ = ["PEAK_BF16_FLOPS", "peak_flops", "count_step_flops", "bench_path", "run_bench", "main",
+           "README_BEGIN", "README_END", "suite_markdown", "update_readme_table"]
 
 #: Nominal dense (no sparsity) bf16 tensor-core peak, FLOP/s, keyed by a GPU-name token.
 PEAK_BF16_FLOPS: Dict[str, float] = {
@@ -358,6 +361,7 @@ def compare_paths(model: str, image_size: int, width: float, batch_size: int,
                                    "fused": cfg.fused, "compile": cfg.compile},
                       "fast_path": cfg.fast_path, "rates": [], "cpu_rates": []}
     live = [n for n in paths if runs[n]["error"] is None]
+    step_flops = count_step_flops(runs[live[0]]["trainer"], runs[live[0]]["next_batch"]()) if live else None
     load_before = _loadavg()
     for r in range(rounds):
         order = live[r % len(live):] + live[:r % len(live)]
@@ -372,6 +376,7 @@ def compare_paths(model: str, image_size: int, width: float, batch_size: int,
     out: Dict[str, Any] = {"model": model, "image_size": image_size, "width": width,
                            "batch_size": batch_size, "rounds": rounds, "window_steps": window_steps,
                            "warmup_steps": warmup, "load_average_before": load_before,
+                           "step_flops": step_flops,
                            "load_average_after": _loadavg(), "paths": {}}
     base = runs["naive"]["rates"] if "naive" in live else None
     for name in paths:
@@ -432,7 +437,8 @@ def run_suite(*, models: Sequence[str] = C.MODEL_NAMES, sizes=SUITE_SIZES,
         "results": results,
         "device": {"type": dev.type, "name": cpu_name() if dev.type == "cpu"
                    else torch.cuda.get_device_name(dev), "cpu_kind": cpu_kind(),
-                   "torch_threads": torch.get_num_threads()},
+                   "torch_threads": torch.get_num_threads(),
+                   "matmul_gflops": matmul_gflops(torch.get_num_threads()) if dev.type == "cpu" else None},
         "config": {"models": list(models), "sizes": [list(s) for s in sizes], "paths": list(paths),
                    "rounds": rounds, "warmup": warmup, "compile_max_size": compile_max_size},
         "seconds": time.perf_counter() - t_start,
@@ -462,83 +468,6 @@ def _suite_line(res: Dict[str, Any]) -> str:
         r = "" if ratio is None or name == "naive" else f" x{ratio['median']:.2f}"
         parts.append(f"{name}: {rec['images_per_second']['median']:.0f} img/s{r}")
     return " | ".join(parts)
-
-
-def _settings_label(st: Dict[str, Any]) -> str:
-    parts = ["bf16 autocast" if st.get("amp") else "fp32",
-             "channels-last" if st.get("channels_last") else "NCHW"]
-    if st.get("fused"):
-        parts.append("fused Adam")
-    parts.append("compile" if st.get("compile") else "eager")
-    return ", ".join(parts)
-
-
-def suite_markdown(report: Dict[str, Any]) -> str:
-    """The suite as a Markdown table (one row per model and size)."""
-    paths = report["config"]["paths"]
-    others = [p for p in paths if p not in ("naive", "auto")]
-    head = ["model", "size", "auto chooses", "naive img/s", "auto img/s", "auto / naive",
-            "auto / naive (CPU time)"]
-    for p in others:
-        head += [f"{p} / naive", f"{p} / naive (CPU time)", f"{p} warm-up s"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-
-    def cell(rec, what):
-        if rec is None:
-            return "-"
-        if "error" in rec:
-            return "failed"
-        if what == "ips":
-            q = rec["images_per_second"]
-            return f"{q['median']:,.0f} ({q['q1']:,.0f}-{q['q3']:,.0f})"
-        q = rec["ratio_to_naive" if what == "ratio" else "cpu_time_ratio_to_naive"]
-        return f"{q['median']:.2f} ({q['q1']:.2f}-{q['q3']:.2f})"
-
-    for res in report["results"]:
-        P = res["paths"]
-        auto = P.get("auto")
-        row = [res["model"], f"{res['image_size']} px",
-               _settings_label(auto["settings"]) if auto else "-",
-               cell(P.get("naive"), "ips"), cell(auto, "ips"), cell(auto, "ratio"),
-               cell(auto, "cpu")]
-        for p in others:
-            rec = P.get(p)
-            row += [cell(rec, "ratio"), cell(rec, "cpu"),
-                    "-" if rec is None else f"{rec['warmup_seconds']:.0f}"]
-        lines.append("| " + " | ".join(row) + " |")
-    md = report["metadata"]
-    loads = [x for r in report["results"] for x in (r["load_average_before"] or [])[:1]]
-    lines += ["", f"Measured {md['date_utc']} on {report['device']['name']} "
-                  f"({report['device']['cpu_kind']}), {report['device']['torch_threads']} torch "
-                  f"thread(s), width 0.125, batch 64, torch {md['versions']['torch']}, commit "
-                  f"{md['git_commit']}; {report['config']['rounds']} alternating rounds per row; "
-                  f"img/s: median (quartiles) of the wall-clock windows; ratios: median "
-                  f"(quartiles) of the per-round ratios, from wall-clock time and from this "
-                  f"process' CPU time; 1-minute load average at the rows' start "
-                  f"{min(loads, default=float('nan')):.1f}-{max(loads, default=float('nan')):.1f} "
-                  f"on {os.cpu_count()} cores (a shared machine); suite time "
-                  f"{report['seconds']:.0f} s."]
-    return "\n".join(lines)
-
-
-README_BEGIN, README_END = "<!-- cpu-suite:begin -->", "<!-- cpu-suite:end -->"
-
-
-def update_readme_table(readme: str, table: str) -> None:
-    """Replace the text between :data:`README_BEGIN` and :data:`README_END` in ``readme``."""
-    from pathlib import Path
-
-    from .utils import atomic_write_text
-    path = Path(readme)
-    text = path.read_text() if path.exists() else ""
-    block = f"{README_BEGIN}\n{table}\n{README_END}"
-    if README_BEGIN in text and README_END in text:
-        pre, rest = text.split(README_BEGIN, 1)
-        post = rest.split(README_END, 1)[1]
-        text = pre + block + post
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    atomic_write_text(path, text)
 
 
 def _fmt(report: Dict[str, Any]) -> str:

@@ -177,7 +177,7 @@ def evaluate_run(model, data: _Data, seed: int, *, keep: Optional[Dict[str, Any]
 
 
 def run_one(spec: RunSpec, data: _Data, *, results: Path, work: Path,
-            progress: bool = False) -> Dict[str, Any]:
+            progress: bool = False, threads: Optional[int] = None) -> Dict[str, Any]:
     """Train and evaluate one run; write its small results; return its ``run.json``."""
     from .study import _copy_run_files, save_figure_images, train_recorded
 
@@ -187,7 +187,8 @@ def run_one(spec: RunSpec, data: _Data, *, results: Path, work: Path,
     cfg = dict(model=spec.model, dataset=data.data.name, image_size=P["image_size"], width=P["width"],
                latent_dim=spec.latent_dim, batch_size=P["batch_size"], steps=steps, seed=spec.seed,
                device=P["device"], out=str(out), resume=(out / "checkpoint.pt").exists(),
-               n=len(data.data.train), amp="none", progress=progress, sample_every=10**9)
+               n=len(data.data.train), amp="none", progress=progress, sample_every=10**9,
+               threads=threads)
     record: Dict[str, Any] = {"part": spec.part, "dataset": spec.dataset, "model": spec.model,
                               "latent_dim": spec.latent_dim, "seed": spec.seed}
     result = train_recorded(spec.model, data.data.train, cfg, record, out, res, spec.key)
@@ -209,31 +210,55 @@ def run_one(spec: RunSpec, data: _Data, *, results: Path, work: Path,
     return record
 
 
+_WORKER_DATA: Dict[str, _Data] = {}
+
+
+def _beyond_task(task) -> Dict[str, Any]:
+    """One run of notebook 06 in a worker (:func:`waelib.parallel.run_parallel`); the data of
+    each data set are made once per process."""
+    profile, spec, results, work, progress = task
+    P = check_profile(profile)
+    key = json.dumps([P, spec.dataset], sort_keys=True, default=str)
+    if key not in _WORKER_DATA:
+        _WORKER_DATA.clear()                       # one data set in memory at a time
+        _WORKER_DATA[key] = _Data(P, spec.dataset)
+    print(f"[{time.strftime('%H:%M:%S')}] {spec.key} ...", flush=True)
+    return run_one(spec, _WORKER_DATA[key], results=Path(results), work=Path(work),
+                   progress=progress, threads=torch.get_num_threads())
+
+
 def run_all(profile: str, *, out_dir: Optional[Path] = None, limit: Optional[int] = None,
             progress: bool = False, render_after: bool = True,
-            figures: Optional[Path] = None) -> List[Dict[str, Any]]:
-    """Make every missing run of ``profile`` (at most ``limit``), rendering after each run.
+            figures: Optional[Path] = None, jobs: Optional[int] = 1,
+            threads: Optional[int] = None) -> List[Dict[str, Any]]:
+    """Make every missing run of ``profile`` (at most ``limit``), ``jobs`` at a time with
+    ``threads`` torch threads each (as :func:`waelib.study.run_study`), rendering after each run.
     ``out_dir``: see :func:`results_root`; ``figures``: see :func:`waelib.beyond_render.render`."""
+    from .parallel import longest_first, run_parallel, split_cores
+
     P = check_profile(profile)
     results, work = results_root(profile, out_dir), work_root(profile, out_dir)
     todo = [s for s in plan(profile) if not (results / s.key / "run.json").is_file()]
     if limit is not None:
         todo = todo[:limit]
-    print(f"beyond ({profile}): {len(todo)} run(s) to make", flush=True)
-    cache: Dict[str, _Data] = {}
-    records = []
-    for spec in todo:
-        if spec.dataset not in cache:
-            cache[spec.dataset] = _Data(P, spec.dataset)
-        print(f"[{time.strftime('%H:%M:%S')}] {spec.key} ...", flush=True)
-        rec = run_one(spec, cache[spec.dataset], results=results, work=work, progress=progress)
-        print(f"[{time.strftime('%H:%M:%S')}] {spec.key}: {rec['status']} (train "
+    jobs, threads = split_cores(len(todo), jobs, threads, device=str(P["device"]))
+    print(f"beyond ({profile}): {len(todo)} run(s) to make, {jobs} at a time"
+          + (f", {threads} thread(s) each" if threads else ""), flush=True)
+
+    def finished(task, rec: Dict[str, Any]) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {task[1].key}: {rec['status']} (train "
               f"{rec.get('train_seconds', 0):.0f} s, eval {rec.get('eval_seconds', 0):.0f} s)", flush=True)
-        records.append(rec)
         if render_after:
             from .beyond_render import render
             render(profile, out_dir=out_dir, figures=figures)
-    return records
+
+    tasks = [(profile, spec, str(results), str(work), progress) for spec in todo]
+    if jobs > 1:       # longest runs first, so that no core idles at the end (results unchanged)
+        from .train.fastpath import step_seconds
+        steps = {"models": P["steps"], "latent": P.get("latent_steps", P["steps"])}
+        tasks = longest_first(tasks, lambda t: steps[t[1].part] * step_seconds(t[1].model, P["image_size"]))
+    return [rec for _, rec in run_parallel(tasks, _beyond_task, jobs=jobs, threads=threads,
+                                           on_result=finished)]
 
 
 def load_results(profile: str, out_dir: Optional[Path] = None) -> Dict[str, Dict[str, Any]]:
@@ -254,18 +279,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--profile", default="default", help=f"one of {', '.join(PROFILES)} (default: default)")
     p.add_argument("--render", action="store_true", help="only re-render tables and figures")
     p.add_argument("--limit", type=int, default=None, help="make at most this many runs")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--jobs", default="auto",
+                   help="runs side by side: 'auto' (one per core on a CPU, one on a GPU) or a number")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads per run (default: the cores divided among the jobs)")
     a = p.parse_args(argv)
+    from .parallel import parse_jobs
     try:
         check_profile(a.profile)
+        jobs = parse_jobs(a.jobs)
     except ValueError as e:
         p.error(str(e))
-    if a.threads:
-        torch.set_num_threads(a.threads)
     from .beyond_render import render
     try:
         if not a.render:
-            run_all(a.profile, limit=a.limit)
+            run_all(a.profile, limit=a.limit, jobs=jobs, threads=a.threads)
         render(a.profile)
     except KeyboardInterrupt as e:
         print(f"interrupted: {e}", file=sys.stderr)

@@ -273,6 +273,56 @@ def _fid_kind(extractor) -> str:
     return "FID" if extractor.name == "inception" else "FCD, a Frechet classifier distance"
 
 
+def _train_task(task) -> Dict[str, Any]:
+    """One model of :func:`train_side_by_side` in a worker process."""
+    model, train, P, retrain, overrides = task
+    data = ExperimentData(name=P["dataset_name"], train=train, test=None, image_size=P["image_size"])
+    res = train_model(model, data, P, retrain=retrain, **overrides)
+    return {"model": model, "step": res.step, "threads": res.config.threads}
+
+
+def train_side_by_side(models: Sequence[str], data: ExperimentData, P: Mapping[str, Any], *,
+                       retrain: bool = False, verbose: bool = True, **overrides) -> List[Dict[str, Any]]:
+    """Train the runs of ``models`` that are not complete yet side by side, ``P["jobs"]`` at a
+    time (None: one per CPU core, one torch thread each, :func:`waelib.parallel.default_jobs`;
+    1: nothing is done here and :func:`train_and_evaluate` trains them one after the other).
+
+    Each run is an ordinary :func:`train_model` run in its own process; afterwards
+    :func:`train_and_evaluate` finds each one complete and reloads it. The thread count is
+    recorded in every run's ``config.json`` (fp32 results differ between thread counts, never
+    with what runs beside them)."""
+    from .parallel import longest_first, run_parallel, split_cores
+
+    todo = [m for m in models if retrain or not _complete(run_dir(P, m), P)]
+    jobs, threads = split_cores(len(todo), P.get("jobs"), None, device=str(P.get("device", "cpu")))
+    if jobs <= 1 or len(todo) <= 1:
+        return []
+    if verbose:
+        print(f"training {', '.join(todo)} side by side: {jobs} at a time, {threads} thread(s) each")
+    train = to_uint8_tensor(data.train)
+    plain = dict(P, dataset_name=data.name, image_size=data.image_size)
+    from .train.fastpath import step_seconds
+    todo = longest_first(todo, lambda m: step_seconds(m, data.image_size))   # no core idles at the end
+    tasks = [(m, train, plain, retrain, dict(overrides, threads=threads, progress=False)) for m in todo]
+    return [r for _, r in run_parallel(tasks, _train_task, jobs=jobs, threads=threads)]
+
+
+def _complete(out: Path, P: Mapping[str, Any]) -> bool:
+    """Whether ``out`` holds a finished run of the length ``P`` asks for."""
+    import json
+
+    path = out / "config.json"
+    if not (out / "checkpoint.pt").is_file() or not path.is_file():
+        return False
+    try:
+        meta = json.loads(path.read_text())
+        rows = (out / "log.jsonl").read_text().splitlines()
+        last = json.loads(rows[-1])["step"] if rows else 0
+    except (ValueError, OSError, KeyError):
+        return False
+    return last >= int(meta.get("total_steps") or 0) > 0
+
+
 def train_and_evaluate(data: ExperimentData, P: Mapping[str, Any], *,
                        models: Optional[Sequence[str]] = None, retrain: Optional[bool] = None,
                        extractor=None, reference: Optional[M.FeatureStats] = None,
@@ -306,10 +356,12 @@ def train_and_evaluate(data: ExperimentData, P: Mapping[str, Any], *,
     runs: Dict[str, Any] = {}
     evals: Dict[str, Dict[str, Any]] = {}
     baselines: Dict[str, Dict[str, Any]] = {}
+    done = {r["model"] for r in train_side_by_side(models, data, P, retrain=retrain,
+                                                    verbose=verbose, **overrides)}
     for name in models:
         if verbose:
             print(f"--- {C.MODEL_LABELS[name]} ({name}) ---")
-        runs[name] = train_model(name, data, P, retrain=retrain, **overrides)
+        runs[name] = train_model(name, data, P, retrain=retrain and name not in done, **overrides)
         evals[name] = evaluate_run(runs[name].model, data, P, extractor=extractor, reference=reference)
         baselines[name] = evaluate_untrained(name, data, P, extractor=extractor, reference=reference)
         if verbose:

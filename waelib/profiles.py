@@ -73,20 +73,20 @@ PROFILES: Dict[str, Dict[str, Any]] = {
         seed=0, dataset="synthfaces", data_root="../data", image_size=32, width=0.0625,
         latent_dim=None, epochs=None, steps=2, batch_size=8, device="cpu",
         n_train=32, n_test=16, n_samples=32, n_recon=16, n_fid=8, n_interp=2, interp_steps=5,
-        fid_features="auto", out_dir="../runs/smoke", figures_dir="../runs/smoke/figures"),
+        fid_features="auto", out_dir="../runs/smoke", figures_dir="../runs/smoke/figures", jobs=1),
     "default": dict(
         seed=0, dataset="synthfaces", data_root="../data", image_size=32, width=0.125,
         latent_dim=None, epochs=None, steps=2000, batch_size=64, device="auto",
         n_train=8192, n_test=2048, n_samples=2048, n_recon=1024, n_fid=1024,
         n_interp=C.N_INTERPOLATION_PAIRS, interp_steps=10,
-        fid_features="auto", out_dir="../runs/default", figures_dir="../figures"),
+        fid_features="auto", out_dir="../runs/default", figures_dir="../figures", jobs=None),
     "thesis": dict(
         seed=0, dataset="auto", data_root="../data", image_size=C.IMAGE_SIZE, width=1.0,
         latent_dim=None, epochs=C.EPOCHS, steps=None, batch_size=C.BATCH_SIZE, device="auto",
         n_train=None, n_test=None, n_samples=C.N_RANDOM_SAMPLES, n_recon=C.N_RECONSTRUCTIONS,
         n_fid=C.N_RANDOM_SAMPLES, n_interp=C.N_INTERPOLATION_PAIRS,
         interp_steps=C.N_INTERPOLATION_STEPS, fid_features="auto",
-        out_dir="../runs/thesis", figures_dir="../figures"),
+        out_dir="../runs/thesis", figures_dir="../figures", jobs=None),
 }
 
 #: Derivation notebooks 01_elbo and 02_wae_objective (closed-form and Monte Carlo checks).
@@ -202,7 +202,7 @@ def validate_params(p: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         if not (dev in ("auto", "cpu", "cuda", "mps") or re.fullmatch(r"cuda:\d+", dev)):
             raise ValueError(f"unknown device {dev!r}; valid choices: auto, cpu, cuda, cuda:N, mps")
     for k in ("epochs", "steps", "batch_size", "iterations", "n_mc", "n_repeats", "n_points",
-              "n_train", "n_test", "n_samples", "n_recon", "n_fid", "n_interp", "eval_every"):
+              "n_train", "n_test", "n_samples", "n_recon", "n_fid", "n_interp", "eval_every", "jobs"):
         v = p.get(k)
         if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
             raise ValueError(f"{k} must be a positive integer or None, got {v!r}")

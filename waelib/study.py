@@ -154,7 +154,8 @@ def train_recorded(model: str, train: Any, cfg: Mapping[str, Any], record: Dict[
     """
     from .train import NonFiniteLossError, fit
 
-    record.update(status="running", started=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    record.update(status="running", started=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                  threads=int(cfg.get("threads") or torch.get_num_threads()))
     t0 = time.perf_counter()
     try:
         result = fit(model, train, dict(cfg))
@@ -212,30 +213,69 @@ def save_figure_images(model, data: _ScaleData, path: Path, *, seed: int = 0,
     return atomic_write_bytes(path, buf.getvalue())
 
 
+_WORKER_DATA: Dict[str, _ScaleData] = {}
+
+
+def _scale_data(scale: str, results: Path) -> _ScaleData:
+    """This process' :class:`_ScaleData` of ``scale`` (made once per process); writes the
+    scale's ``real.json`` when it is missing."""
+    key = json.dumps([scale, _params(scale)], sort_keys=True, default=str)
+    if key not in _WORKER_DATA:
+        _WORKER_DATA.clear()                       # one scale's data in memory at a time
+        _WORKER_DATA[key] = _ScaleData(scale)
+        real = Path(results) / scale / "real.json"
+        if not real.is_file():
+            atomic_write_json(real, {"result": _WORKER_DATA[key].real, "metadata": run_metadata()})
+    return _WORKER_DATA[key]
+
+
+def _study_task(task: Tuple[str, str, int, str, str, bool, Dict[str, Any]]) -> Dict[str, Any]:
+    """One run of the study in a worker (:func:`waelib.parallel.run_parallel`)."""
+    scale, model, seed, results, work, progress, overrides = task
+    print(f"[{time.strftime('%H:%M:%S')}] {scale}/{model}/seed{seed} ...", flush=True)
+    return run_one(scale, model, seed, _scale_data(scale, Path(results)), results=Path(results),
+                   work=Path(work), progress=progress,
+                   overrides={"threads": torch.get_num_threads(), **overrides})
+
+
+def _run_cost(scale: str, model: str) -> float:
+    """Relative cost of a run of the study: steps x the measured step time of the model."""
+    from .train.fastpath import step_seconds
+    spec = SCALES[scale]
+    return (spec["steps"] or 1) * step_seconds(model, spec["image_size"])
+
+
 def run_study(scales: Sequence[str], *, models: Sequence[str] = MODEL_ORDER,
               results: Path = RESULTS, work: Path = WORK, limit: Optional[int] = None,
-              progress: bool = False, figures: Optional[Path] = None) -> List[Dict[str, Any]]:
-    """Make every missing run of ``scales`` (at most ``limit``); after each run, re-render the
-    tables and figures into ``figures`` (None: don't)."""
-    done: List[Dict[str, Any]] = []
-    todo = [r for r in plan(scales, models) if not is_done(*r, root=results)]
-    print(f"claims study: {len(todo)} run(s) to make", flush=True)
-    cache: Dict[str, _ScaleData] = {}
-    for scale, model, seed in todo[:limit]:
-        if scale not in cache:
-            cache[scale] = _ScaleData(scale)
-            atomic_write_json(Path(results) / scale / "real.json",
-                              {"result": cache[scale].real, "metadata": run_metadata()})
-        print(f"[{time.strftime('%H:%M:%S')}] {scale}/{model}/seed{seed} ...", flush=True)
-        rec = run_one(scale, model, seed, cache[scale], results=results, work=work,
-                      progress=progress)
-        print(f"[{time.strftime('%H:%M:%S')}] {scale}/{model}/seed{seed}: {rec['status']} "
+              progress: bool = False, figures: Optional[Path] = None,
+              jobs: Optional[int] = 1, threads: Optional[int] = None,
+              train_overrides: Optional[Mapping[str, Any]] = None) -> List[Dict[str, Any]]:
+    """Make every missing run of ``scales`` (at most ``limit``), ``jobs`` at a time with
+    ``threads`` torch threads each (None: :func:`waelib.parallel.default_jobs`; ``jobs=1``,
+    ``threads=None``: here, with torch's current threads); after each run, re-render the tables
+    and figures into ``figures`` (None: don't). Interrupted runs resume on the next call.
+    ``train_overrides``: further TrainConfig fields for every run (e.g. ``compile=False``)."""
+    from .parallel import longest_first, run_parallel, split_cores
+
+    todo = [r for r in plan(scales, models) if not is_done(*r, root=results)][:limit]
+    jobs, threads = split_cores(len(todo), jobs, threads,
+                                device=str(SCALES[scales[0]]["device"]) if scales else "cpu")
+    print(f"claims study: {len(todo)} run(s) to make, {jobs} at a time"
+          + (f", {threads} thread(s) each" if threads else ""), flush=True)
+    tasks = [(scale, model, seed, str(results), str(work), progress, dict(train_overrides or {}))
+             for scale, model, seed in todo]
+    if jobs > 1:       # longest runs first, so that no core idles at the end (results unchanged)
+        tasks = longest_first(tasks, lambda t: _run_cost(t[0], t[1]))
+
+    def finished(task, rec: Dict[str, Any]) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {task[0]}/{task[1]}/seed{task[2]}: {rec['status']} "
               f"(train {rec.get('train_seconds', 0):.0f} s, eval {rec.get('eval_seconds', 0):.0f} s)",
               flush=True)
-        done.append(rec)
         if figures is not None:
             render(Path(results), Path(figures))
-    return done
+
+    return [rec for _, rec in run_parallel(tasks, _study_task, jobs=jobs, threads=threads,
+                                           on_result=finished)]
 
 
 #: The λ-calibration check of docs/deviations.md (row 7): the two WAEs at the second scale,
@@ -472,10 +512,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--dry-run", action="store_true", help="list the runs still to make")
     p.add_argument("--sensitivity", action="store_true",
                    help="make the lambda-sensitivity runs (docs/deviations.md row 7) first")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--jobs", default="auto",
+                   help="runs side by side: 'auto' (one per core on a CPU, one on a GPU) or a number")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads per run (default: the cores divided among the jobs)")
     a = p.parse_args(argv)
-    if a.threads:
-        torch.set_num_threads(a.threads)
+    from .parallel import parse_jobs
+    try:
+        jobs = parse_jobs(a.jobs)
+    except ValueError as e:
+        p.error(str(e))
     try:
         if a.scale and a.dry_run:
             for r in plan(a.scale, tuple(a.model or MODEL_ORDER)):
@@ -485,7 +531,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             run_sensitivity(work=Path(a.work) / "lambda", figures=Path(a.figures))
         if a.scale and not a.render:
             run_study(a.scale, models=tuple(a.model or MODEL_ORDER), results=Path(a.results),
-                      work=Path(a.work), limit=a.limit, figures=Path(a.figures))
+                      work=Path(a.work), limit=a.limit, figures=Path(a.figures), jobs=jobs,
+                      threads=a.threads)
         for path in render(Path(a.results), Path(a.figures)):
             print(f"wrote {path}")
     except KeyboardInterrupt as err:

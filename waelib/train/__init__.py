@@ -45,7 +45,16 @@ Adam measured for that model, size and kind of CPU (:mod:`~waelib.train.fastpath
 """
 from __future__ import annotations
 
-from .checkpoint import CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, NonFiniteLossError, load_run, read_log, state_checksum
+from .checkpoint import (
+    CHECKPOINT_NAME,
+    CONFIG_NAME,
+    LOG_NAME,
+    NonFiniteLossError,
+    RunFolderError,
+    load_run,
+    read_log,
+    state_checksum,
+)
 from .cli import main
 from .config import RESUME_KEYS, TrainConfig, default_lrs
 from .dataset import check_before_loading, check_image_shape, dataset_names, epoch_permutation
@@ -55,4 +64,4 @@ from .trainer import Trainer
 __all__ = ["TrainConfig", "FitResult", "Trainer", "Run", "NonFiniteLossError", "fit", "load_run",
            "read_log", "default_lrs", "epoch_permutation", "state_checksum", "check_image_shape",
            "check_before_loading", "dataset_names", "main", "RESUME_KEYS", "CHECKPOINT_NAME",
-           "CONFIG_NAME", "LOG_NAME", "TENSORBOARD_DIR"]
+           "CONFIG_NAME", "LOG_NAME", "TENSORBOARD_DIR", "RunFolderError"]

@@ -38,7 +38,9 @@ from ..utils import atomic_torch_save, atomic_write_json, resolve_device
 from .config import RESUME_KEYS, TrainConfig
 from .runtime import log_rank0
 
-__all__ = ["CHECKPOINT_NAME", "CONFIG_NAME", "LOG_NAME", "NonFiniteLossError", "state_checksum",
+__all__ = ["CHECKPOINT_NAME", "CONFIG_NAME", "LOG_NAME", "NonFiniteLossError", "RunFolderError",
+           "read_checkpoint", "read_run_config", "adopt_checkpoint_settings",
+           "CHECKPOINT_RUN_SETTINGS", "state_checksum",
            "rng_state", "set_rng_state", "gather_rng_states", "write_checkpoint",
            "load_resume_checkpoint", "restore_checkpoint", "apply_learning_rates",
            "resume_changes", "checkpoint_desc", "write_run_folder", "read_log", "load_run"]
@@ -50,6 +52,74 @@ LOG_NAME = "log.jsonl"
 
 class NonFiniteLossError(RuntimeError):
     """A loss term (or a parameter) became NaN or inf; the last good checkpoint is kept."""
+
+
+class RunFolderError(ValueError):
+    """A run folder that cannot be used as asked: a damaged ``checkpoint.pt`` or ``config.json``,
+    or a resume past the run's length. The message names the file and the way out; nothing in
+    the folder has been changed when it is raised."""
+
+
+def read_checkpoint(path: Path) -> Dict[str, Any]:
+    """``torch.load`` of a run's checkpoint, with a :class:`RunFolderError` naming the file and
+    the way out when it is damaged (truncated, not a checkpoint)."""
+    path = Path(path)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:   # zip reader, unpickling, EOF: all mean the file is not readable
+        reason = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        raise RunFolderError(
+            f"the checkpoint {path} cannot be read ({reason}): the file is damaged or truncated "
+            f"(checkpoints are written atomically, so it was cut by a copy or a full disk). "
+            f"Nothing in {path.parent} was changed. Restore a good copy of it, or move it aside "
+            f"(mv {path} {path}.damaged) and train anew") from None
+    if not isinstance(ckpt, dict) or "model" not in ckpt or "step" not in ckpt:
+        raise RunFolderError(f"{path} is not a waelib checkpoint (no model state and step in it); "
+                             f"point --out at a run folder written by waelib.train")
+    return ckpt
+
+
+def read_run_config(path: Path) -> Dict[str, Any]:
+    """The parsed ``config.json`` of a run folder, with a :class:`RunFolderError` naming the
+    file, the position of the damage and the way out when it is not valid JSON."""
+    path = Path(path)
+    try:
+        meta = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise RunFolderError(
+            f"{path} is not valid JSON ({e.msg}: line {e.lineno}, column {e.colno}). The run's "
+            f"settings are also stored in {path.parent / CHECKPOINT_NAME}: move the damaged file "
+            f"aside (mv {path} {path}.damaged) and resume again, and they are read from the "
+            f"checkpoint") from None
+    except OSError as e:
+        raise RunFolderError(f"cannot read {path}: {e.strerror}") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+        raise RunFolderError(f"{path} has no \"config\" entry, so it is not a waelib run's "
+                             f"config.json; move it aside (mv {path} {path}.damaged) and resume "
+                             f"again: the settings are then read from the checkpoint")
+    return meta
+
+
+#: Settings a resumed run takes from its checkpoint unless they are given anew: the fast path
+#: and the thread count change results at rounding level, so keeping them keeps a resume bit
+#: for bit the uninterrupted run.
+CHECKPOINT_RUN_SETTINGS = ("channels_last", "fused", "compile", "threads")
+
+
+def adopt_checkpoint_settings(cfg: TrainConfig, given: TrainConfig, ckpt: Mapping[str, Any],
+                              device: torch.device) -> TrainConfig:
+    """``cfg`` with :data:`CHECKPOINT_RUN_SETTINGS` taken from ``ckpt``'s configuration where
+    ``given`` (the configuration as asked for) left them at None and the checkpoint ran on the
+    same kind of device; ``fast_path["from_checkpoint"]`` lists what was taken."""
+    old = ckpt.get("config", {})
+    if str(old.get("device", "")).split(":")[0] != device.type:
+        return cfg
+    taken = {k: old[k] for k in CHECKPOINT_RUN_SETTINGS
+             if getattr(given, k) is None and old.get(k) is not None and old[k] != getattr(cfg, k)}
+    if not taken:
+        return cfg
+    fast = dict(cfg.fast_path or {}, from_checkpoint=sorted(taken))
+    return cfg.replace(fast_path=fast, **taken)
 
 
 # --------------------------------------------------------------------------------------
@@ -134,7 +204,10 @@ def load_resume_checkpoint(path: Path, cfg: TrainConfig, n_items: int,
     if not path.exists():
         log_rank0(f"resume requested but {path} does not exist; starting a new run", rank)
         return None
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    ckpt = read_checkpoint(path)
+    cfg_path = path.parent / CONFIG_NAME
+    if cfg_path.exists():
+        read_run_config(cfg_path)            # damaged: named now, before anything is written
     old = ckpt.get("config", {})
     now = cfg.to_dict()
     bad = {k: (old.get(k), now[k]) for k in RESUME_KEYS if k in old and old.get(k) != now[k]}
@@ -142,7 +215,7 @@ def load_resume_checkpoint(path: Path, cfg: TrainConfig, n_items: int,
     if old_n != n_items:
         bad["n_train_images"] = (old_n, n_items)
     if bad:
-        raise ValueError(f"cannot resume {path}: settings differ from the checkpoint "
+        raise RunFolderError(f"cannot resume {path}: settings differ from the checkpoint "
                          f"(checkpoint, now): {bad}")
     return ckpt
 
@@ -233,7 +306,7 @@ def write_run_folder(out_dir: Path, meta: Dict[str, Any], resumed_step: Optional
     out_dir.mkdir(parents=True, exist_ok=True)
     cfg_path = out_dir / CONFIG_NAME
     if resumed_step is not None and cfg_path.exists():
-        prev = json.loads(cfg_path.read_text())
+        prev = read_run_config(cfg_path)
         meta["resumes"] = prev.get("resumes", []) + [
             {"step": resumed_step, "date_utc": meta["metadata"]["date_utc"],
              "metadata": meta["metadata"], "changed": dict(changed or {})}]
@@ -277,9 +350,9 @@ def load_run(out_dir: Union[str, os.PathLike], *, device: str = "cpu",
     if not ckpt_path.exists():
         raise FileNotFoundError(f"no checkpoint at {ckpt_path}; train first with "
                                 f"waelib.train.fit(...) or python -m waelib.train --out {out_dir}")
-    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    ckpt = read_checkpoint(ckpt_path)
     if cfg_path.exists():
-        cfg = TrainConfig.from_dict(json.loads(cfg_path.read_text())["config"])
+        cfg = TrainConfig.from_dict(read_run_config(cfg_path)["config"])
     else:
         cfg = TrainConfig.from_dict(ckpt["config"])
     model = build_model(cfg.model, image_size=cfg.image_size, latent_dim=cfg.latent_dim,

@@ -14,7 +14,6 @@ for a run that diverged to NaN/inf); an interrupted run saves its checkpoint and
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -26,7 +25,14 @@ import torch
 import torch.distributed as dist
 
 from .. import config as C
-from .checkpoint import CHECKPOINT_NAME, CONFIG_NAME, NonFiniteLossError
+from .checkpoint import (
+    CHECKPOINT_NAME,
+    CONFIG_NAME,
+    NonFiniteLossError,
+    RunFolderError,
+    read_checkpoint,
+    read_run_config,
+)
 from .config import TrainConfig
 from .dataset import check_before_loading, dataset_names
 from .run import TENSORBOARD_DIR, fit
@@ -158,17 +164,20 @@ def _parser() -> argparse.ArgumentParser:
          help="minutes between checkpoints (whichever of the two is due first)")
     _opt(g, "--no-progress", dest="progress", action="store_false", default=None, shown="bar on",
          help="no progress bar")
-    g = p.add_argument_group("fast path (on for CUDA, off for the CPU unless given)")
+    g = p.add_argument_group("fast path (CUDA: on; CPU: the measured fastest fp32 path, unless given)")
     _opt(g, "--amp", choices=["bf16", "none", "auto"], shown="auto",
          help="bf16 autocast of the networks (auto: on CUDA with bf16 support)")
     _opt(g, "--channels-last", action=argparse.BooleanOptionalAction, default=None,
-         shown="on for CUDA", help="channels-last memory format")
-    _opt(g, "--compile", action=argparse.BooleanOptionalAction, default=None, shown="off",
-         help="torch.compile the networks (CUDA only)")
-    _opt(g, "--fused", action=argparse.BooleanOptionalAction, default=None, shown="on for CUDA",
+         shown="CUDA: on; CPU: measured", help="channels-last memory format")
+    _opt(g, "--compile", action=argparse.BooleanOptionalAction, default=None,
+         shown="CPU: on where the run is long enough to pay for the compile; CUDA: off",
+         help="torch.compile the auto-encoder (inductor)")
+    _opt(g, "--fused", action=argparse.BooleanOptionalAction, default=None, shown="CUDA: on; CPU: measured",
          help="fused Adam")
     _opt(g, "--data-on-device", action=argparse.BooleanOptionalAction, default=None,
          shown="on for CUDA", help="keep the uint8 training set resident on the GPU")
+    _opt(g, "--threads", type=int, shown="torch's default (a resume: the run's own)",
+         help="torch CPU threads for this run (recorded: fp32 results differ between thread counts)")
     return p
 
 
@@ -186,10 +195,16 @@ def _config(p: argparse.ArgumentParser, args: argparse.Namespace) -> TrainConfig
     if "amp" in given and given["amp"] == "none":
         given["amp"] = None
     base: Dict[str, Any] = {}
-    if given.get("resume") and given.get("out") and (Path(given["out"]) / CONFIG_NAME).exists():
-        base = json.loads((Path(given["out"]) / CONFIG_NAME).read_text())["config"]
-        for k in ("device", "amp", "channels_last", "fused", "data_on_device", "cudnn_benchmark"):
-            base.pop(k, None)  # device-dependent: re-resolve on this machine unless given
+    run_dir = Path(given["out"]) if given.get("out") else None
+    if given.get("resume") and run_dir is not None and (
+            (run_dir / CONFIG_NAME).exists() or (run_dir / CHECKPOINT_NAME).exists()):
+        base = _saved_settings(run_dir)       # RunFolderError: one line in main, exit 2
+        for k in ("device", "amp", "channels_last", "fused", "compile", "threads", "data_on_device",
+                  "cudnn_benchmark", "fast_path"):
+            # device-dependent: re-resolved on this machine unless given; the fast path and the
+            # thread count are then taken from the checkpoint (Run.prepare), so the resume is
+            # bit for bit the uninterrupted run on the same kind of device
+            base.pop(k, None)
         for k in ("epochs", "steps"):  # a new length replaces the old one
             if "epochs" in given or "steps" in given:
                 base.pop(k, None)
@@ -211,6 +226,14 @@ def _config(p: argparse.ArgumentParser, args: argparse.Namespace) -> TrainConfig
     return cfg
 
 
+def _saved_settings(run_dir: Path) -> Dict[str, Any]:
+    """The settings a run folder was trained with: ``config.json``'s, else (missing) the
+    checkpoint's copy. A damaged file raises :class:`RunFolderError` naming it and the fix."""
+    if (run_dir / CONFIG_NAME).exists():
+        return dict(read_run_config(run_dir / CONFIG_NAME)["config"])
+    return dict(read_checkpoint(run_dir / CHECKPOINT_NAME).get("config", {}))
+
+
 class _Terminated(BaseException):
     """SIGTERM outside the training loop (the loop's own handler checkpoints and stops)."""
 
@@ -225,7 +248,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     SIGINT/SIGTERM (after the checkpoint was saved)."""
     p = _parser()
     args = p.parse_args(argv)
-    cfg = _config(p, args)
+    try:
+        cfg = _config(p, args)
+    except RunFolderError as e:      # a damaged run folder: the arguments were fine
+        _print_error(e)
+        return EXIT_ERROR
 
     previous = None
     if threading.current_thread() is threading.main_thread():
@@ -269,8 +296,13 @@ def _train(cfg: TrainConfig, rank: int, training: Dict[str, bool]) -> int:
     if res.replica_checksums is not None:
         same = len(set(res.replica_checksums)) == 1
         log_rank0(f"replicas identical after {res.step} steps: {same}", rank)
-    log_rank0(f"{'interrupted' if res.interrupted else 'finished'} at step {res.step}; "
-              f"run folder {res.out_dir}", rank)
+    if res.trained_steps == 0 and not res.interrupted:
+        log_rank0(f"nothing to train: the run was already finished at step {res.step} (its "
+                  f"length); run folder {res.out_dir}. To train it further, resume with a "
+                  f"longer --steps or --epochs", rank)
+    else:
+        log_rank0(f"{'interrupted' if res.interrupted else 'finished'} at step {res.step} "
+                  f"({res.trained_steps} steps trained now); run folder {res.out_dir}", rank)
     if cfg.tensorboard:
         log_rank0(f"TensorBoard: tensorboard --logdir {res.out_dir / TENSORBOARD_DIR}", rank)
     if res.interrupted:

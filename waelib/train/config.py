@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -86,6 +87,9 @@ class TrainConfig:
         (:func:`waelib.train.fastpath.cpu_choice`, backed by ``make bench``).
         ``fast_path`` is output only: :meth:`resolved` records there where the settings came
         from (table entry, CPU kind, which settings were given explicitly).
+        threads: torch's intra-op CPU threads for this run (None = torch's current number;
+        recorded, because fp32 results differ between thread counts). :func:`fit` sets it
+        for the run and restores the previous number after; a resume takes the checkpoint's.
     Output:
         log_every (steps between host syncs: log flush, NaN check, progress bar),
         sample_every, n_samples (grid of decoded prior samples), checkpoint_every (steps) and
@@ -132,6 +136,7 @@ class TrainConfig:
     progress: bool = True
     fast_path: Optional[Dict[str, Any]] = None
     tensorboard: bool = False
+    threads: Optional[int] = None
 
     # ---- construction -----------------------------------------------------------------
     @classmethod
@@ -188,8 +193,14 @@ class TrainConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
 
-    def resolved(self, device: torch.device) -> "TrainConfig":
-        """Fill every ``None``/"auto" with the thesis value or the device default."""
+    def resolved(self, device: torch.device, *, total_steps: Optional[int] = None) -> "TrainConfig":
+        """Fill every ``None``/"auto" with the thesis value or the device default.
+
+        ``total_steps``: the run's projected length, when known (:class:`waelib.train.Run`
+        knows it once the data are loaded). Only the CPU fast path uses it: a long run on a
+        CPU kind without a committed measurement measures its fastest path once (cached), and
+        ``torch.compile`` is switched on when the run is long enough to pay for it
+        (:func:`waelib.train.fastpath.cpu_choice`)."""
         self.validate()
         cuda = device.type == "cuda"
         lr, disc_lr = default_lrs(self.model)
@@ -198,24 +209,26 @@ class TrainConfig:
             amp = "bf16" if (cuda and torch.cuda.is_bf16_supported()) else None
         if amp == "none":
             amp = None
-        fast = self._resolved_fast_path(device)
+        threads = int(self.threads) if self.threads is not None else torch.get_num_threads()
+        fast = self._resolved_fast_path(device, threads, total_steps)
         return self.replace(
             lr=float(self.lr if self.lr is not None else lr),
             disc_lr=(None if disc_lr is None else
                      float(self.disc_lr if self.disc_lr is not None else disc_lr)),
             betas=tuple(self.betas) if self.betas is not None else _default_betas(self.model),
             epochs=(self.epochs if (self.epochs is not None or self.steps is not None) else C.EPOCHS),
-            device=str(device), amp=amp, **fast,
+            device=str(device), amp=amp, threads=threads, **fast,
             data_on_device=cuda if self.data_on_device is None else bool(self.data_on_device),
             cudnn_benchmark=cuda if self.cudnn_benchmark is None else bool(self.cudnn_benchmark),
             recon_scale=float(self.recon_scale if self.recon_scale is not None
                               else recon_scale_for(self.image_size)),
         )
 
-    def _resolved_fast_path(self, device: torch.device) -> Dict[str, Any]:
+    def _resolved_fast_path(self, device: torch.device, threads: int,
+                            total_steps: Optional[int]) -> Dict[str, Any]:
         """``channels_last``, ``fused``, ``compile`` and the ``fast_path`` record for ``device``:
-        explicit values kept; None = on for CUDA (compile off), the measured table on the CPU
-        (:mod:`waelib.train.fastpath`)."""
+        explicit values kept; None = on for CUDA (compile off), the measured choice on the CPU
+        (:func:`waelib.train.fastpath.cpu_choice`)."""
         names = ("channels_last", "fused", "compile")
         given = {k: bool(getattr(self, k)) for k in names if getattr(self, k) is not None}
         if device.type == "cuda":
@@ -223,12 +236,24 @@ class TrainConfig:
             record: Dict[str, Any] = {"source": "CUDA defaults"}
         elif device.type == "cpu":
             from .fastpath import cpu_choice
-            chosen, record = cpu_choice(self.model, self.image_size, self.width)
+            steps = total_steps if total_steps is not None else self.steps
+            chosen, record = cpu_choice(self.model, self.image_size, self.width,
+                                        batch_size=self.batch_size, threads=threads,
+                                        projected_steps=steps)
         else:
             chosen = {k: False for k in names}
             record = {"source": f"{device.type}: fast path off"}
         out = {k: given.get(k, chosen[k]) for k in names}
         record = dict(record, explicit=sorted(given), auto={k: chosen[k] for k in names})
+        if device.type == "cpu" and out["compile"] and out["channels_last"]:
+            # torch 2.14's inductor miscompiles channels-last training steps on the CPU (the
+            # VAE's first-step loss off by 8e-4 relative, gradients by up to 20 %, even with
+            # layout_optimization off; tests/test_fastpath.py): compiled runs stay NCHW.
+            if "channels_last" in given:
+                warnings.warn("channels_last=True with compile=True is miscompiled by inductor on "
+                              "the CPU; compiling in NCHW instead", stacklevel=3)
+            out["channels_last"] = False
+            record["note"] = "compiled in NCHW: inductor miscompiles channels-last on the CPU"
         return dict(out, fast_path=record)
 
     def default_out(self) -> str:

@@ -1,33 +1,31 @@
-"""Which fast-path settings a run uses on the CPU: measured per model, size and kind of CPU.
+"""Which fast-path settings a run uses on the CPU: measured per model, size, threads and CPU kind.
 
 On CUDA the fast path is fixed (bf16 autocast, channels-last, fused Adam, cuDNN autotuning,
 GPU-resident data; ``torch.compile`` when asked). On the CPU the fastest *fp32* combination of
 ``channels_last``, ``fused`` (fused Adam) and ``compile`` differs between models and CPUs (e.g.
 channels-last makes BatchNorm slower on one CPU and convolutions faster on another), so
-:meth:`waelib.train.TrainConfig.resolved` fills the settings that are left at ``None`` from
-:data:`CPU_DEFAULTS`: a table of what ``make bench`` measured fastest
-(``results/bench/cpu_suite.json``, the table in ``results/bench/README.md``) for each model at
-the default size (32 px) and the 64 px study size, keyed by the kind of CPU
-(:func:`cpu_kind`: vendor and the SIMD level torch's kernels use, e.g.
-``"AuthenticAMD/AVX512"``).
+:meth:`waelib.train.TrainConfig.resolved` fills the settings left at ``None`` with
+:func:`cpu_choice`:
 
-Why a committed table and not a timed probe at run start (results/bench/README.md):
+1. **a committed table** for the kinds of CPU that ``make bench`` measured (:data:`CPU_DEFAULTS`
+   at 2 threads, :data:`CPU_DEFAULTS_1THREAD` at 1; keyed by :func:`cpu_kind`, vendor and the
+   SIMD level of torch's kernels, e.g. ``"AuthenticAMD/AVX512"``);
+2. **on any other kind, a measurement**: a run of at least ``AUTOTUNE_MIN_STEPS`` steps times
+   the candidates once, briefly, and caches the answer per (CPU kind, model, size, width, batch,
+   threads, torch version) in a user cache folder (:mod:`waelib.train.autotune`);
+3. else the fallback :data:`CPU_FALLBACK` (fp32, NCHW, fused Adam, eager).
 
-- the choice is a pure function of (model, size, width, CPU kind), so an interrupted run and
-  its resume always take the same path, and a resumed run stays bit-for-bit the uninterrupted
-  one; a probe could pick differently on a noisy machine and break that;
-- a probe that tells these paths apart needs seconds of alternating timing windows per
-  candidate (the paths differ by 5-30%, while a shared 2-core machine's windows vary by
-  2-10x), plus 10-50 s per ``torch.compile`` candidate: as long as a default-profile run
-  itself (2,000 steps, about a minute);
-- it costs nothing at start-up, and it never touches the RNG streams or the weights.
+``torch.compile`` is then switched on where the run's projected length makes it pay, counting
+the cold compile (:func:`compile_pays`, from :data:`CPU_COMPILE` or the autotuner's entry).
+
+Resume: the choice is recorded in the run's ``config.json`` (``channels_last``, ``fused``,
+``compile``, ``threads`` and ``fast_path``) and in its checkpoint, and a resumed run takes the
+checkpoint's settings (:meth:`waelib.train.Run.prepare`), so a resume stays bit for bit the
+uninterrupted run whatever a new measurement would choose. Why a table plus a cached measurement,
+and not a probe at every start: results/bench/README.md.
 
 Rules: an explicit setting always wins; bf16 autocast is never chosen on the CPU (it changes
-results beyond rounding: ``amp="bf16"`` turns it on); on a kind of CPU that is not in the table
-the fallback :data:`CPU_FALLBACK` is fp32, NCHW, fused Adam, eager (fused Adam was faster for
-every model on every CPU measured so far). The chosen settings and where they came from are
-recorded in the resolved configuration (``config.json``: ``channels_last``, ``fused``,
-``compile``, ``amp`` and ``fast_path``).
+results beyond rounding: ``amp="bf16"`` turns it on).
 """
 from __future__ import annotations
 
@@ -35,12 +33,12 @@ import functools
 import math
 import platform
 import shutil
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import torch
 
-__all__ = ["CPU_DEFAULTS", "CPU_FALLBACK", "CPU_TABLE_SOURCE", "cpu_kind", "cpu_choice",
-           "compile_options", "compiler_available"]
+__all__ = ["CPU_DEFAULTS", "CPU_DEFAULTS_1THREAD", "CPU_COMPILE", "CPU_FALLBACK", "CPU_TABLE_SOURCE",
+           "cpu_kind", "cpu_choice", "compile_pays", "compile_options", "compiler_available"]
 
 #: Where the table below comes from (``make bench``).
 CPU_TABLE_SOURCE = "results/bench/cpu_suite.json"
@@ -90,25 +88,157 @@ def cpu_kind() -> str:
     return f"{vendor or platform.machine() or 'unknown'}/{cap}"
 
 
-def cpu_choice(model: str, image_size: int, width: float,
-               kind: Optional[str] = None) -> Tuple[Entry, Dict[str, Any]]:
-    """The measured-fastest fp32 settings for ``model`` at ``image_size``/``width`` on ``kind``
-    (default: this CPU). Returns ``(settings, record)``; ``settings`` has ``channels_last``,
-    ``fused`` and ``compile``; ``record`` says which table entry was used (the nearest measured
-    image size of the same model, in log2 distance; every entry was measured at width 0.125)."""
-    kind = kind or cpu_kind()
-    table = CPU_DEFAULTS.get(kind)
-    if not table:
-        return dict(CPU_FALLBACK), {"source": "fallback (this kind of CPU was not measured)",
-                                    "cpu_kind": kind}
+#: The same at 1 torch thread (what each of two side-by-side jobs uses, ``--jobs 2``), from the
+#: 1-thread candidate sweeps (``cpu_candidates_1thread_{32,64}px.json``, CPU-time ratios; the
+#: machine was loaded while they ran, which CPU-time ratios at 1 thread tolerate): channels-last
+#: + fused Adam was the fastest fp32 eager path for every model at both sizes, the DCGAN WAEs at
+#: 64 px by a tie (1.03 vs 1.02).
+CPU_DEFAULTS_1THREAD: Dict[str, Dict[Tuple[str, int], Entry]] = {
+    "AuthenticAMD/AVX512": {(m, s): _CF for m in ("vae", "vae_resnet", "wae_gan", "wae_mmd", "wae_resnet")
+                            for s in (32, 64)},
+}
+CPU_TABLE_1THREAD_SOURCE = "results/bench/cpu_candidates_1thread_{32,64}px.json"
+
+#: ``torch.compile`` on the CPU, per kind and (model, size, torch threads): ``speedup`` (chosen
+#: eager seconds per step / compiled), ``cold_seconds`` (compile time with an empty inductor
+#: cache), ``warm_seconds`` (with inductor's on-disk cache filled) and ``seconds_per_step`` of the
+#: eager path (width 0.125, batch 64), from ``make bench-compile``
+#: (:data:`CPU_COMPILE_SOURCE`; tests/test_autotune.py checks the two agree).
+CPU_COMPILE: Dict[str, Dict[Tuple[str, int, int], Dict[str, float]]] = {
+    "AuthenticAMD/AVX512": {
+        ("vae", 32, 1): dict(speedup=0.79, cold_seconds=25.7, warm_seconds=1.9, seconds_per_step=0.0244),
+        ("vae", 32, 2): dict(speedup=1.32, cold_seconds=25.7, warm_seconds=1.9, seconds_per_step=0.0255),
+        ("vae_resnet", 32, 1): dict(speedup=0.82, cold_seconds=57.3, warm_seconds=3.4, seconds_per_step=0.0744),
+        ("vae_resnet", 32, 2): dict(speedup=0.92, cold_seconds=57.3, warm_seconds=3.4, seconds_per_step=0.0672),
+        ("wae_gan", 32, 1): dict(speedup=1.04, cold_seconds=18.7, warm_seconds=1.6, seconds_per_step=0.0566),
+        ("wae_gan", 32, 2): dict(speedup=1.00, cold_seconds=18.7, warm_seconds=1.6, seconds_per_step=0.0359),
+        ("wae_mmd", 32, 1): dict(speedup=1.11, cold_seconds=18.7, warm_seconds=1.5, seconds_per_step=0.0623),
+        ("wae_mmd", 32, 2): dict(speedup=1.03, cold_seconds=18.7, warm_seconds=1.5, seconds_per_step=0.0343),
+        ("wae_resnet", 32, 1): dict(speedup=0.92, cold_seconds=54.1, warm_seconds=3.2, seconds_per_step=0.0907),
+        ("wae_resnet", 32, 2): dict(speedup=0.95, cold_seconds=54.1, warm_seconds=3.2, seconds_per_step=0.0628),
+        ("vae", 64, 1): dict(speedup=1.03, cold_seconds=23.9, warm_seconds=1.6, seconds_per_step=0.0972),
+        ("vae", 64, 2): dict(speedup=1.03, cold_seconds=23.9, warm_seconds=1.6, seconds_per_step=0.0604),
+        ("vae_resnet", 64, 1): dict(speedup=0.76, cold_seconds=60.0, warm_seconds=3.7, seconds_per_step=0.2546),
+        ("vae_resnet", 64, 2): dict(speedup=0.85, cold_seconds=60.0, warm_seconds=3.7, seconds_per_step=0.1754),
+        ("wae_gan", 64, 1): dict(speedup=1.05, cold_seconds=20.3, warm_seconds=1.6, seconds_per_step=0.1736),
+        ("wae_gan", 64, 2): dict(speedup=1.02, cold_seconds=20.3, warm_seconds=1.6, seconds_per_step=0.0970),
+        ("wae_mmd", 64, 1): dict(speedup=1.01, cold_seconds=20.6, warm_seconds=1.6, seconds_per_step=0.1783),
+        ("wae_mmd", 64, 2): dict(speedup=1.04, cold_seconds=20.6, warm_seconds=1.6, seconds_per_step=0.0891),
+        ("wae_resnet", 64, 1): dict(speedup=0.86, cold_seconds=58.4, warm_seconds=3.5, seconds_per_step=0.2964),
+        ("wae_resnet", 64, 2): dict(speedup=0.89, cold_seconds=58.4, warm_seconds=3.5, seconds_per_step=0.1872),
+    },
+}
+CPU_COMPILE_SOURCE = "results/bench/cpu_compile.json"
+#: Compile is chosen when the time it saves over the run beats the cold compile by this factor
+#: (a margin for the spread of both measurements, 5-15 % between rounds on a 2-core machine).
+COMPILE_MARGIN = 1.5
+#: ... and only when it is at least this much faster per step (a smaller gain is within noise).
+COMPILE_MIN_SPEEDUP = 1.05
+
+
+def _nearest(table: Dict[Tuple[str, int], Any], model: str, image_size: int) -> Optional[int]:
+    """The measured image size of ``model`` nearest to ``image_size`` (log2 distance)."""
     sizes = sorted(s for (m, s) in table if m == model)
     if not sizes:
-        return dict(CPU_FALLBACK), {"source": "fallback (model not measured)", "cpu_kind": kind}
-    size = min(sizes, key=lambda s: (abs(math.log2(s) - math.log2(max(1, image_size))), -s))
-    exact = size == image_size and math.isclose(width, 0.125)
-    return dict(table[(model, size)]), {
-        "source": CPU_TABLE_SOURCE, "cpu_kind": kind,
-        "entry": f"{model} @ {size} px, width 0.125" + ("" if exact else " (nearest measured)")}
+        return None
+    return min(sizes, key=lambda s: (abs(math.log2(s) - math.log2(max(1, image_size))), -s))
+
+
+def cpu_choice(model: str, image_size: int, width: float, kind: Optional[str] = None, *,
+               batch_size: int = 64, threads: Optional[int] = None,
+               projected_steps: Optional[int] = None,
+               log: Callable[[str], None] = print) -> Tuple[Entry, Dict[str, Any]]:
+    """The fastest fp32 settings for ``model`` at ``image_size``/``width`` on ``kind`` (default:
+    this CPU) with ``threads`` torch threads (default: torch's current number).
+
+    Returns ``(settings, record)``; ``settings`` has ``channels_last``, ``fused`` and
+    ``compile``; ``record`` says where they came from. In order:
+
+    1. the committed table of this kind (:data:`CPU_DEFAULTS` at 2 threads or more,
+       :data:`CPU_DEFAULTS_1THREAD` at 1), the nearest measured image size of the model;
+    2. else the user cache or a fresh measurement (:func:`waelib.train.autotune.choose`) for a
+       run of at least ``AUTOTUNE_MIN_STEPS`` ``projected_steps``;
+    3. else :data:`CPU_FALLBACK`.
+
+    ``compile`` is then turned on when :func:`compile_pays` for ``projected_steps``.
+    """
+    kind = kind or cpu_kind()
+    threads = int(threads or torch.get_num_threads())
+    table = (CPU_DEFAULTS_1THREAD if threads == 1 else CPU_DEFAULTS).get(kind, {})
+    size = _nearest(table, model, image_size)
+    measured: Optional[Dict[str, Any]] = None
+    if size is not None:
+        exact = size == image_size and math.isclose(width, 0.125)
+        settings = dict(table[(model, size)])
+        record: Dict[str, Any] = {
+            "source": CPU_TABLE_1THREAD_SOURCE if threads == 1 else CPU_TABLE_SOURCE,
+            "cpu_kind": kind, "threads": threads,
+            "entry": f"{model} @ {size} px, width 0.125" + ("" if exact else " (nearest measured)")}
+    else:
+        from .autotune import choose
+        measured, why = choose(kind, model, image_size, width, batch_size, threads,
+                               projected_steps=projected_steps, log=log)
+        if measured is not None:
+            settings = dict(measured["eager"])
+            record = {"source": f"measured on this machine ({why})", "cpu_kind": kind,
+                      "threads": threads, "ratios_to_fused": measured.get("ratios_to_fused")}
+        else:
+            settings = dict(CPU_FALLBACK)
+            what = "this kind of CPU was not measured" if kind not in CPU_DEFAULTS else "model not measured"
+            record = {"source": f"fallback ({what}; {why})", "cpu_kind": kind, "threads": threads}
+    settings["compile"] = False
+    decision = compile_pays(model, image_size, kind, batch_size=batch_size, threads=threads,
+                            projected_steps=projected_steps, measured=measured)
+    if decision is not None:
+        settings["compile"] = bool(decision["pays"])
+        record["compile_decision"] = decision
+    return settings, record
+
+
+def compile_pays(model: str, image_size: int, kind: str, *, batch_size: int = 64, threads: int = 2,
+                 projected_steps: Optional[int], measured: Optional[Dict[str, Any]] = None
+                 ) -> Optional[Dict[str, Any]]:
+    """Whether ``torch.compile`` pays for a run of ``projected_steps`` steps, counting the cold
+    compile: ``saved = eager seconds * (1 - 1/speedup) > COMPILE_MARGIN * cold seconds`` and
+    ``speedup >= COMPILE_MIN_SPEEDUP``. The numbers come from ``measured`` (the autotuner's
+    entry) or :data:`CPU_COMPILE` (seconds per step scaled by ``batch_size / 64``). Returns the
+    decision with its numbers, or None when nothing is known (compile stays off)."""
+    if projected_steps is None or not compiler_available():
+        return None
+    if measured is not None and measured.get("compile_speedup"):
+        speedup, cold = float(measured["compile_speedup"]), float(measured["compile_seconds"])
+        per_step, source = float(measured["seconds_per_step"]), "measured on this machine"
+    else:
+        table = CPU_COMPILE.get(kind, {})
+        counts = sorted({t for (_, _, t) in table}, key=lambda t: (abs(t - threads), t))
+        if not counts:
+            return None
+        table = {(m, s): e for (m, s, t), e in table.items() if t == counts[0]}
+        size = _nearest(table, model, image_size)
+        if size is None:
+            return None
+        e = table[(model, size)]
+        speedup, cold = float(e["speedup"]), float(e["cold_seconds"])
+        per_step = float(e["seconds_per_step"]) * batch_size / 64 * (image_size / size) ** 2
+        source = f"{CPU_COMPILE_SOURCE} ({model} @ {size} px, {counts[0]} thread(s))"
+    eager = projected_steps * per_step
+    saved = eager * (1.0 - 1.0 / speedup)
+    pays = speedup >= COMPILE_MIN_SPEEDUP and saved > COMPILE_MARGIN * cold
+    return {"pays": bool(pays), "speedup": round(speedup, 3), "cold_compile_seconds": round(cold, 1),
+            "projected_eager_seconds": round(eager, 1), "projected_saving_seconds": round(saved, 1),
+            "source": source}
+
+
+def step_seconds(model: str, image_size: int, kind: Optional[str] = None) -> float:
+    """A measured eager step time of ``model`` near ``image_size`` on this kind of CPU
+    (:data:`CPU_COMPILE`, 1 thread, width 0.125, batch 64; scaled by the pixel count from the
+    nearest measured size), or a pixel-count guess where nothing was measured. A cost for
+    ordering runs (:func:`waelib.parallel.longest_first`), not a prediction."""
+    table = {(m, s): e for (m, s, t), e in CPU_COMPILE.get(kind or cpu_kind(), {}).items() if t == 1}
+    size = _nearest(table, model, image_size)
+    if size is None:
+        return (image_size / 32) ** 2 * (3.0 if "resnet" in model else 1.0)
+    return table[(model, size)]["seconds_per_step"] * (image_size / size) ** 2
 
 
 def compiler_available() -> bool:
@@ -125,7 +255,9 @@ def compile_options(device: torch.device) -> Dict[str, Any]:
     - ``layout_optimization`` off on the CPU: with it, inductor (torch 2.14, CPU) returns wrong
       BatchNorm outputs for the VAE decoder's last block (ConvTranspose2d -> LeakyReLU(inplace)
       -> BatchNorm2d with 2 channels at width 0.125; off by up to 9 standard deviations;
-      tests/test_fastpath.py checks every model's compiled step against the eager one).
+      tests/test_fastpath.py checks every model's compiled fp32 NCHW step against the eager
+      one). Channels-last is miscompiled even with this option, so on the CPU a compiled run is
+      always NCHW (:meth:`waelib.train.TrainConfig.resolved`).
     """
     opts: Dict[str, Any] = {"fallback_random": True}
     if device.type == "cpu":

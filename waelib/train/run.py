@@ -32,6 +32,8 @@ from .checkpoint import (
     CHECKPOINT_NAME,
     LOG_NAME,
     NonFiniteLossError,
+    RunFolderError,
+    adopt_checkpoint_settings,
     apply_learning_rates,
     checkpoint_desc,
     gather_rng_states,
@@ -73,6 +75,7 @@ class FitResult:
         history: the per-step log rows of the whole run (read back from ``log.jsonl``).
         out_dir: the run folder; checkpoint: path of ``checkpoint.pt``.
         step, epoch: steps done in total (including before a resume) and the current epoch.
+        trained_steps: the steps this call trained (0 when it reloaded a finished run).
         interrupted: True when SIGINT/SIGTERM (or a callback) stopped the run early;
         stop_reason: then what stopped it: ``"SIGINT"``, ``"SIGTERM"``, ``"callback"`` or
         ``"another rank"`` (None when the run finished).
@@ -89,6 +92,7 @@ class FitResult:
     config: TrainConfig
     replica_checksums: Optional[List[str]] = None
     stop_reason: Optional[str] = None
+    trained_steps: int = 0
 
 
 class Run:
@@ -122,11 +126,18 @@ class Run:
         set given by name), load and check the data (before building anything big), load the checkpoint to resume from,
         build the model and the optimisers (a resume applies the configured learning rates to
         the restored optimisers), write the run folder. Returns ``self``."""
-        self._resolve_config()
-        self._load_data()
-        self._load_checkpoint()
-        self._build()
-        self._write_run_folder()
+        self._threads_before = torch.get_num_threads()
+        try:
+            self._resolve_config()
+            self._load_data()
+            self._resolve_fast_path()
+            self._load_checkpoint()
+            self._use_threads()
+            self._build()
+            self._write_run_folder()
+        except BaseException:
+            torch.set_num_threads(self._threads_before)
+            raise
         self.sample_z = self.model.sample_prior(
             self.cfg.n_samples, generator=torch.Generator().manual_seed(self.cfg.seed),
             device=self.device)
@@ -137,7 +148,10 @@ class Run:
     def _resolve_config(self) -> None:
         self.is_dist, self.rank, self.world = dist_info()
         self.device = resolve_run_device(self.cfg.device, self.is_dist)
-        cfg = self.cfg.resolved(self.device)
+        self._given = self.cfg
+        # The run's length is not known before the data are: provisional fast path (no
+        # measurement, compile off), made final by _resolve_fast_path.
+        cfg = self.cfg.resolved(self.device, total_steps=0)
         self.out_dir = Path(cfg.out or cfg.default_out())
         self.cfg = cfg.replace(out=str(self.out_dir))
         self.ckpt_path = self.out_dir / CHECKPOINT_NAME
@@ -174,9 +188,33 @@ class Run:
             data = data.to(self.device)
         self.data, self.data_desc = data, desc
 
+    def _resolve_fast_path(self) -> None:
+        """The fast path for this run's length (:func:`waelib.train.fastpath.cpu_choice`):
+        a measurement on an unmeasured CPU kind, compile where it pays."""
+        self.cfg = self._given.resolved(self.device, total_steps=self.total_steps).replace(
+            out=str(self.out_dir))
+
     def _load_checkpoint(self) -> None:
+        """The checkpoint to resume from (None for a new run). A resumed run keeps the fast
+        path and thread count it ran with, unless they are given anew, so that it continues
+        bit for bit; a run already past the requested length is refused (nothing to train)."""
         self.ckpt = (load_resume_checkpoint(self.ckpt_path, self.cfg, self.n_items, self.rank)
                      if self.cfg.resume else None)
+        if self.ckpt is None:
+            return
+        done = int(self.ckpt["step"])
+        if done > self.total_steps:
+            raise RunFolderError(
+                f"the run in {self.out_dir} is already at step {done}, past the requested length of "
+                f"{self.total_steps} steps; nothing was trained. To train it further give a longer "
+                f"length (--steps N or --epochs N, N > {done}); to use it as it is, load it with "
+                f"waelib.train.load_run({str(self.out_dir)!r})")
+        self.cfg = adopt_checkpoint_settings(self.cfg, self._given, self.ckpt, self.device)
+
+    def _use_threads(self) -> None:
+        """torch's thread count for the run (restored when :meth:`train` ends)."""
+        if self.cfg.threads and torch.get_num_threads() != self.cfg.threads:
+            torch.set_num_threads(int(self.cfg.threads))
 
     def _build(self) -> None:
         cfg = self.cfg
@@ -447,13 +485,17 @@ class Run:
                 if self.tb is not None:
                     self.tb.close()
                     self.tb = None
-        return self.result()
+        try:
+            return self.result()
+        finally:
+            torch.set_num_threads(self._threads_before)
 
     def _start_loop(self) -> None:
         self._bar = progress_bar(total=self.total_steps, initial=self.step,
                                  disable=(self.rank != 0 or not self.cfg.progress),
                                  desc=f"{self.cfg.model}", dynamic_ncols=True, leave=True)
         self._open_tensorboard()
+        self._first_step = self.step
         self._last_sync_step = self.step
         self._b_local = self.cfg.batch_size // self.world
         self._pending: List[Tuple[int, int, Dict[str, torch.Tensor]]] = []
@@ -516,7 +558,7 @@ class Run:
                          checkpoint=self.ckpt_path, step=self.step,
                          epoch=self.step // self.steps_per_epoch, interrupted=self.interrupted,
                          config=self.cfg, replica_checksums=checksums,
-                         stop_reason=self.stop_reason)
+                         stop_reason=self.stop_reason, trained_steps=self.step - self._first_step)
 
 
 def _merge_config(model_name: Optional[str], dataset: Any,
