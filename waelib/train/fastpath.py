@@ -256,8 +256,8 @@ def compile_options(device: torch.device) -> Dict[str, Any]:
       BatchNorm outputs for the VAE decoder's last block (ConvTranspose2d -> LeakyReLU(inplace)
       -> BatchNorm2d with 2 channels at width 0.125; off by up to 9 standard deviations;
       tests/test_fastpath.py checks every model's compiled fp32 NCHW step against the eager
-      one). Channels-last is miscompiled even with this option, so on the CPU a compiled run is
-      always NCHW (:meth:`waelib.train.TrainConfig.resolved`).
+      one). Channels-last is miscompiled even with this option, so on the CPU the automatic
+      layout of a compiled run is NCHW (:meth:`waelib.train.TrainConfig.resolved`).
     """
     opts: Dict[str, Any] = {"fallback_random": True}
     if device.type == "cpu":
