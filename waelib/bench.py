@@ -55,6 +55,7 @@ from . import config as C
 from .bench_compile import matmul_gflops
 from .bench_report import README_BEGIN, README_END, suite_markdown, update_readme_table
 from .train import TrainConfig, Trainer, epoch_permutation
+from .train.autotune import BatchSource
 from .utils import atomic_write_json, cpu_name, resolve_device, run_metadata
 
 __all__ = ["PEAK_BF16_FLOPS", "peak_flops", "count_step_flops", "bench_path", "run_bench", "main",
@@ -338,14 +339,10 @@ def compare_paths(model: str, image_size: int, width: float, batch_size: int,
                           **settings).resolved(dev)
         torch.manual_seed(0)
         trainer = Trainer(cfg)
-        state = {"i": 0, "perm": None}
+        source = BatchSource(images, batch_size, seed=0)      # the trainer's data path
 
-        def next_batch(trainer=trainer, state=state) -> torch.Tensor:
-            epoch, pos = divmod(state["i"], n_batches)
-            if pos == 0:
-                state["perm"] = epoch_permutation(len(images), 0, epoch)
-            state["i"] += 1
-            return trainer.prepare_batch(images[state["perm"][pos * batch_size:(pos + 1) * batch_size]])
+        def next_batch(trainer=trainer, source=source) -> torch.Tensor:
+            return source.next(trainer)
 
         t0 = time.perf_counter()
         note = None

@@ -190,9 +190,12 @@ class Run:
 
     def _resolve_fast_path(self) -> None:
         """The fast path for this run's length (:func:`waelib.train.fastpath.cpu_choice`):
-        a measurement on an unmeasured CPU kind, compile where it pays."""
-        self.cfg = self._given.resolved(self.device, total_steps=self.total_steps).replace(
-            out=str(self.out_dir))
+        a measurement on an unmeasured CPU kind, compile where it pays. A resume from an
+        existing checkpoint measures nothing: it takes the checkpoint's settings
+        (:meth:`_load_checkpoint`)."""
+        resuming = self.cfg.resume and self.ckpt_path.exists()
+        self.cfg = self._given.resolved(self.device, total_steps=0 if resuming else self.total_steps
+                                        ).replace(out=str(self.out_dir))
 
     def _load_checkpoint(self) -> None:
         """The checkpoint to resume from (None for a new run). A resumed run keeps the fast
