@@ -50,20 +50,20 @@ lint: $(STAMP)
 ## training for all 34 runs, one at a time, on a 2-core AMD EPYC; side by side, --jobs, 1.46x the
 ## runs per hour there: results/bench/claims_throughput.json); commits nothing by itself.
 claims: $(STAMP)
-	$(PY) -m waelib.study --sensitivity --scale primary --scale second --jobs $(JOBS)
+	$(PY) -m waelib.studies.claims_study --sensitivity --scale primary --scale second --jobs $(JOBS)
 
 ## Re-render the study's tables and figures from results/claims/ (no training).
 claims-render: $(STAMP)
-	$(PY) -m waelib.study --render
+	$(PY) -m waelib.studies.claims_study --render
 
 ## Notebook 06 (beyond the thesis, seeds 003/004): make every missing run of its default
 ## profile (resumable; about 40 minutes on 2 CPU cores), then render figures/beyond_*.
 beyond: $(STAMP)
-	$(PY) -m waelib.beyond --profile default --jobs $(JOBS)
+	$(PY) -m waelib.studies.beyond --profile default --jobs $(JOBS)
 
 ## Re-render notebook 06's tables and figures from results/beyond/default (no training).
 beyond-render: $(STAMP)
-	$(PY) -m waelib.beyond --profile default --render
+	$(PY) -m waelib.studies.beyond --profile default --render
 
 ## Open the course in JupyterLab.
 lab: $(STAMP)
@@ -73,13 +73,13 @@ lab: $(STAMP)
 ## trainer's own choice (+ torch.compile at 32 px), alternating windows, 2 threads; writes
 ## results/bench/cpu_suite.json and the table in results/bench/README.md (~2-4 min on 2 cores).
 bench: $(STAMP)
-	$(PY) -m waelib.bench --suite --threads 2 --rounds 10 --paths naive,auto,auto+compile \
+	$(PY) -m waelib.studies.bench --suite --threads 2 --rounds 10 --paths naive,auto,auto+compile \
 		--compile-max-size 32 --json results/bench/cpu_suite.json --readme results/bench/README.md
 
 ## The evidence behind the CPU table of waelib/train/fastpath.py: every fp32 candidate path
 ## (and bf16 for reference) for every model and size (~10-15 min on 2 cores).
 bench-candidates: $(STAMP)
-	$(PY) -m waelib.bench --suite --threads 2 --rounds 10 \
+	$(PY) -m waelib.studies.bench --suite --threads 2 --rounds 10 \
 		--paths naive,fused,channels_last,cl+fused,fused+compile,cl+fused+compile,bf16+cl+fused \
 		--json results/bench/cpu_candidates_2threads.json
 
@@ -87,7 +87,7 @@ bench-candidates: $(STAMP)
 ## every model at 32 and 64 px, and the share of the matmul rate the eager step reaches; the
 ## evidence behind fastpath.CPU_COMPILE (~10-15 min on 2 cores).
 bench-compile: $(STAMP)
-	$(PY) -m waelib.bench_compile --json results/bench/cpu_compile.json
+	$(PY) -m waelib.studies.bench_compile --json results/bench/cpu_compile.json
 
 ## Runs per hour of the claims study's runner, one after the other vs side by side (--jobs),
 ## on four of its 32 px runs (~10 min on 2 cores; needs an otherwise idle machine).
@@ -106,7 +106,7 @@ thesis-size: $(STAMP)
 
 ## The same at the thesis size on a GPU (the issue's H200 targets).
 bench-gpu: $(STAMP)
-	$(PY) -m waelib.bench --model wae_resnet --image-size 128 --width 1 --batch-size 256 \
+	$(PY) -m waelib.studies.bench --model wae_resnet --image-size 128 --width 1 --batch-size 256 \
 		--steps 50 --warmup 10 --windows 5 --device cuda --json results/bench/gpu_wae_resnet_128.json
 
 ## Feature-extraction speed and the Frechet distance vs scipy's sqrtm.

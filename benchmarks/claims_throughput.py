@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def _arm(name: str, *, jobs, threads, overrides, scale, models, limit) -> dict:
-    from waelib import study
+    from waelib.studies import claims_study as study
 
     with tempfile.TemporaryDirectory(prefix=f"claims_{name}_") as tmp:
         t0 = time.perf_counter()

@@ -39,9 +39,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from waelib import config as C  # noqa: E402
+from waelib import config  # noqa: E402
 from waelib.losses import recon_scale_for  # noqa: E402
-from waelib.models import build_model  # noqa: E402
+from waelib.registry import build_model  # noqa: E402
 from waelib.train import TrainConfig, fit  # noqa: E402
 from waelib.utils import atomic_write_json, run_metadata  # noqa: E402
 
@@ -110,8 +110,8 @@ def _pythae_model(net, latent_dim: int, image_size: int, recon_scale: float, sig
             return ModelOutput(reconstruction=self.net(z))
 
     cfg = WAE_MMD_Config(input_dim=(3, image_size, image_size), latent_dim=latent_dim,
-                         kernel_choice="imq", reg_weight=C.WAE_MMD_LAMBDA,
-                         kernel_bandwidth=math.sqrt(sigma2), scales=list(C.MMD_SCALES),
+                         kernel_choice="imq", reg_weight=config.WAE_MMD_LAMBDA,
+                         kernel_bandwidth=math.sqrt(sigma2), scales=list(config.MMD_SCALES),
                          reconstruction_loss_scale=recon_scale)
     return WAE_MMD(cfg, encoder=Encoder(copy.deepcopy(net.encoder)),
                    decoder=Decoder(copy.deepcopy(net.decoder)))
@@ -157,7 +157,7 @@ def run_pythae(model_template, data_f32: torch.Tensor, steps: int, warmup: int, 
     with tempfile.TemporaryDirectory() as tmp:
         tcfg = BaseTrainerConfig(output_dir=tmp, per_device_train_batch_size=args.batch_size,
                                  num_epochs=epochs, learning_rate=1e-3, optimizer_cls="Adam",
-                                 optimizer_params={"betas": (C.WAE_BETA1, 0.999)}, seed=0,
+                                 optimizer_params={"betas": (config.WAE_BETA1, 0.999)}, seed=0,
                                  no_cuda=True)
         ds = BaseDataset(data_f32, torch.zeros(len(data_f32)))
 
@@ -251,7 +251,7 @@ def main(argv=None) -> int:
             "waelib_loop": "waelib.train.fit (progress bar off, no samples/checkpoints during timing)",
             "pythae_loop": "pythae BaseTrainer.train (ProgressBarCallback removed), default Adam",
             "optimizer": "Adam lr 1e-3 betas (0.5, 0.999) on both",
-            "lambda": C.WAE_MMD_LAMBDA, "recon_scale": recon_scale_for(a.image_size),
+            "lambda": config.WAE_MMD_LAMBDA, "recon_scale": recon_scale_for(a.image_size),
             "pythae_kernel_bandwidth": math.sqrt(net.prior_sigma2),
             "data_preparation_seconds": prep_s,
         },

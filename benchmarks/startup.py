@@ -35,14 +35,16 @@ from waelib.data import load_dataset
 from waelib.train.dataset import materialise
 model, size, profile, named = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4] == "1"
 if named:   # the data are prepared inside fit(): time that part to subtract it
-    import waelib.train.run as R
+    import waelib.train.run
     prep = {"s": 0.0}
     def timed(f):
         def g(*a, **k):
             t = time.perf_counter(); out = f(*a, **k); prep["s"] += time.perf_counter() - t
             return out
         return g
-    R.materialise, R.load_named_dataset = timed(R.materialise), timed(R.load_named_dataset)
+    run_module = waelib.train.run
+    run_module.materialise = timed(run_module.materialise)
+    run_module.load_named_dataset = timed(run_module.load_named_dataset)
     data = "synthfaces"
 else:
     ds = load_dataset("synthfaces", image_size=size, n=640, split="train")

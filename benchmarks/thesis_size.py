@@ -8,7 +8,7 @@ synthfaces with the trainer's own CPU path, then a tiny evaluation through
 :mod:`waelib.evaluate` (decoded prior samples and reconstructions of held-out images). Recorded
 per model: parameters, the time of every step (the first includes oneDNN's one-off kernel
 set-up), peak resident memory (``ru_maxrss``) and the resident memory before the model was
-built, FLOPs per training step (:func:`waelib.bench.count_step_flops`: matmul/conv only, every
+built, FLOPs per training step (:func:`waelib.studies.bench.count_step_flops`: matmul/conv only, every
 forward and backward of the step), and the activation memory one image keeps for the backward
 pass (bytes of the distinct tensors autograd saves during one training step, divided by the
 batch size; measured as the slope between batch b and 2b), in fp32 and under bf16 autocast.
@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any, Dict
 
 import torch
+
+from waelib import registry
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -63,8 +65,8 @@ def saved_activation_bytes(trainer, x) -> int:
 def one(model: str, batch_size: int, steps: int, threads: int) -> Dict[str, Any]:
     torch.set_num_threads(threads)
     from waelib import evaluate
-    from waelib.bench import count_step_flops
     from waelib.data import load_dataset, to_uint8_tensor
+    from waelib.studies.bench import count_step_flops
     from waelib.train import TrainConfig, Trainer
 
     cpu = torch.device("cpu")
@@ -136,9 +138,8 @@ def main(argv=None) -> int:
     if a.one:
         print("RESULT " + json.dumps(one(a.one, a.batch_size, a.steps, a.threads)), flush=True)
         return 0
-    from waelib import config as C
     from waelib.utils import atomic_write_json, run_metadata
-    models = a.models.split(",") if a.models else list(C.MODEL_NAMES)
+    models = a.models.split(",") if a.models else list(registry.THESIS_MODEL_NAMES)
     results = []
     t0 = time.perf_counter()
     for m in models:

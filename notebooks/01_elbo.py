@@ -19,23 +19,23 @@
 # 4. the reparameterisation trick $z = \mu + \sigma\varepsilon$ and the closed-form Gaussian KL used by
 #    `waelib.losses.gaussian_kl`, both checked against Monte Carlo.
 #
-# The library does the computing (`waelib.toy`, `waelib.losses`); the notebook narrates and checks.
+# The library does the computing (`waelib.course.toy`, `waelib.losses`); the notebook narrates and checks.
 
 # %%
 # %matplotlib inline
-from waelib import profiles
+from waelib.course import profiles
 
 _guard = profiles.ParameterGuard(globals())   # records which names the parameters cell defines
 
 # %% tags=["parameters"]
-profile = "default"   # smoke | default | thesis (see waelib.profiles)
+profile = "default"   # smoke | default | thesis (see waelib.course.profiles)
 seed = None           # None: take the value from the profile
 n_mc = None           # Monte Carlo sample size for the numerical checks
 figures_dir = None    # where figures are written (default ../figures)
 out_dir = None        # where the numbers of the checks are written (a JSON file)
 
 # %%
-P = profiles.notebook_params(globals(), _guard, table=profiles.TOY_PROFILES)
+params = profiles.notebook_params(globals(), _guard, table=profiles.TOY_PROFILES)
 
 # %%
 import math
@@ -43,11 +43,12 @@ import math
 import matplotlib.pyplot as plt
 import torch
 
-from waelib import figures, losses, toy
+from waelib import losses
+from waelib.course import figures, toy
 from waelib.utils import atomic_write_json, seed_everything
 
 figures.use_style()
-gen = seed_everything(P.seed)
+gen = seed_everything(params.seed)
 checks = {}            # every number we assert on, saved at the end
 
 # %% [markdown]
@@ -113,10 +114,10 @@ checks = {}            # every number we assert on, saved at the end
 #
 # For a Gaussian $q=\mathcal N(m,S)$ every term of the ELBO is also closed-form
 # ($\mathbb{E}_q\|x - Wz - b\|^2 = \|x - Wm - b\|^2 + \operatorname{tr}(WSW^\top)$, and the entropy is
-# $\tfrac12\log\det(2\pi e S)$). `waelib.toy.LinearGaussian` implements these formulas.
+# $\tfrac12\log\det(2\pi e S)$). `waelib.course.toy.LinearGaussian` implements these formulas.
 
 # %%
-model = toy.LinearGaussian.random(d=5, k=2, s2=0.5, seed=P.seed)
+model = toy.LinearGaussian.random(d=5, k=2, s2=0.5, seed=params.seed)
 x, z_true = model.sample(1, gen)
 x = x[0]
 log_px = model.log_evidence(x)
@@ -124,9 +125,9 @@ print(f"data point x = {x.numpy().round(3)}")
 print(f"exact log evidence log p(x) = {log_px.item():.6f}")
 
 # The evidence is an integral over the prior: check it by Monte Carlo, log E_{p(z)}[p(x|z)].
-z = torch.randn(P.n_mc, model.k, generator=gen, dtype=torch.float64)
-log_px_mc = torch.logsumexp(model.log_likelihood(x, z), 0) - math.log(P.n_mc)
-print(f"Monte Carlo  log p(x) = {log_px_mc.item():.6f}  ({P.n_mc:,} prior samples)")
+z = torch.randn(params.n_mc, model.k, generator=gen, dtype=torch.float64)
+log_px_mc = torch.logsumexp(model.log_likelihood(x, z), 0) - math.log(params.n_mc)
+print(f"Monte Carlo  log p(x) = {log_px_mc.item():.6f}  ({params.n_mc:,} prior samples)")
 assert abs(log_px_mc - log_px) < 0.05, "the evidence formula disagrees with the integral"
 checks["log_evidence"] = log_px.item()
 
@@ -144,7 +145,7 @@ S_q = torch.tensor([[0.8, 0.3], [0.3, 0.5]], dtype=torch.float64)
 
 elbo = model.elbo(x, m_q, S_q)
 kl_post = model.kl_to_posterior(x, m_q, S_q)
-elbo_mc, elbo_se = model.elbo_mc(x, m_q, S_q, P.n_mc, gen)
+elbo_mc, elbo_se = model.elbo_mc(x, m_q, S_q, params.n_mc, gen)
 elbo_i = model.elbo_per_datapoint(x, m_q, S_q)
 
 print(f"ELBO (closed form)        = {elbo.item():.6f}")
@@ -186,7 +187,7 @@ ax.set_xlabel(r"$t$   ($q_0$ = arbitrary Gaussian, $q_1$ = true posterior)")
 ax.set_ylabel("nats")
 ax.set_title("The ELBO is a lower bound that is tight at the posterior")
 ax.legend(loc="lower right")
-figures.save_figure(fig, "nb01_elbo_gap", P.figures_dir)
+figures.save_figure(fig, "nb01_elbo_gap", params.figures_dir)
 plt.show()
 checks["kl_at_posterior"] = kls[-1].item()
 
@@ -216,9 +217,9 @@ mu = torch.tensor([0.3, -0.7], dtype=torch.float64)
 sigma = torch.tensor([0.8, 1.5], dtype=torch.float64)
 
 g_mu, g_sigma = toy.quadratic_expectation_grad(A, c, mu, sigma)
-r_mu, r_sigma, r_mu_sd, r_sigma_sd = toy.reparam_grad(f, mu, sigma, P.n_mc, gen)
-s_mu, s_sigma, s_mu_sd, s_sigma_sd = toy.score_function_grad(f, mu, sigma, P.n_mc, gen)
-se = lambda sd: sd / math.sqrt(P.n_mc)
+r_mu, r_sigma, r_mu_sd, r_sigma_sd = toy.reparam_grad(f, mu, sigma, params.n_mc, gen)
+s_mu, s_sigma, s_mu_sd, s_sigma_sd = toy.score_function_grad(f, mu, sigma, params.n_mc, gen)
+se = lambda sd: sd / math.sqrt(params.n_mc)
 
 print("                    d/dmu                d/dsigma")
 print(f"closed form      {g_mu.numpy().round(4)}     {g_sigma.numpy().round(4)}")
@@ -244,14 +245,14 @@ checks.update(reparam_grad_mu=r_mu.tolist(), closed_grad_mu=g_mu.tolist())
 #
 # using $\mathbb{E}(z-\mu)^2 = \sigma^2$ and $\mathbb{E}z^2 = \mu^2+\sigma^2$. This is
 # `waelib.losses.gaussian_kl(mu, logvar)`. We check it against Monte Carlo and against the general
-# full-covariance formula of `waelib.toy.kl_gaussians`.
+# full-covariance formula of `waelib.course.toy.kl_gaussians`.
 
 # %%
 mu = torch.tensor([[0.5, -1.0, 2.0], [0.0, 0.0, 0.0], [1.0, 1.0, -0.3]], dtype=torch.float64)
 logvar = torch.tensor([[0.1, -0.5, 0.7], [0.0, 0.0, 0.0], [-2.0, 1.0, 0.2]], dtype=torch.float64)
 
 kl_closed = losses.gaussian_kl(mu, logvar)
-kl_mc, kl_se = toy.gaussian_kl_mc(mu, logvar, P.n_mc, gen)
+kl_mc, kl_se = toy.gaussian_kl_mc(mu, logvar, params.n_mc, gen)
 kl_full = torch.stack([toy.kl_gaussians(m, torch.diag(lv.exp()), torch.zeros(3, dtype=torch.float64),
                                         torch.eye(3, dtype=torch.float64)) for m, lv in zip(mu, logvar)])
 for i in range(len(mu)):
@@ -306,5 +307,5 @@ checks["vae_loss_matches_neg_elbo"] = True
 # %%
 from pathlib import Path
 
-atomic_write_json(Path(P.out_dir) / "01_elbo_checks.json", {"profile": P.profile, "params": dict(P), "checks": checks})
+atomic_write_json(Path(params.out_dir) / "01_elbo_checks.json", {"profile": params.profile, "params": dict(params), "checks": checks})
 print("all checks passed:", ", ".join(checks))

@@ -21,12 +21,12 @@
 
 # %%
 # %matplotlib inline
-from waelib import profiles
+from waelib.course import profiles
 
 _guard = profiles.ParameterGuard(globals())   # records which names the parameters cell defines
 
 # %% tags=["parameters"]
-profile = "default"   # smoke | default | thesis (see waelib.profiles)
+profile = "default"   # smoke | default | thesis (see waelib.course.profiles)
 seed = None           # None: take the value from the profile
 n_mc = None           # Monte Carlo sample size
 n_repeats = None      # number of independent MMD estimates in the unbiasedness check
@@ -35,7 +35,7 @@ figures_dir = None    # where figures are written (default ../figures)
 out_dir = None        # where the numbers of the checks are written (a JSON file)
 
 # %%
-P = profiles.notebook_params(globals(), _guard, table=profiles.TOY_PROFILES)
+params = profiles.notebook_params(globals(), _guard, table=profiles.TOY_PROFILES)
 
 # %%
 import math
@@ -45,12 +45,13 @@ import numpy as np
 import torch
 from scipy.stats import wasserstein_distance
 
-from waelib import config, figures, losses, toy
+from waelib import config, losses
+from waelib.course import figures, toy
 from waelib.utils import atomic_write_json, seed_everything
 
 figures.use_style()
-gen = seed_everything(P.seed)
-rng = np.random.default_rng(P.seed)
+gen = seed_everything(params.seed)
+rng = np.random.default_rng(params.seed)
 checks = {}
 
 # %% [markdown]
@@ -67,7 +68,7 @@ checks = {}
 #
 # For discrete measures $a\in\Delta_n$, $b\in\Delta_m$ and a cost matrix $C_{ij}$, this is a **linear
 # programme**: minimise $\sum_{ij}\Gamma_{ij}C_{ij}$ subject to row sums $a$, column sums $b$, $\Gamma\ge0$
-# (`waelib.toy.ot_linprog`). On the **real line** with a convex cost the optimal coupling is the
+# (`waelib.course.toy.ot_linprog`). On the **real line** with a convex cost the optimal coupling is the
 # *monotone* one — match the $i$-th smallest $x$ with the $i$-th smallest $y$ (the quantile coupling):
 # any crossing pair $x_1<x_2$, $y_1>y_2$ can be uncrossed without increasing the cost. For equal-weight
 # measures with $n$ points each, some optimal $\Gamma$ is a permutation (Birkhoff–von Neumann), so for
@@ -75,7 +76,7 @@ checks = {}
 
 # %%
 # Four ways to the same number: sorting, scipy, the LP, and (for n <= 7) all permutations.
-for n in (7, P.n_points):
+for n in (7, params.n_points):
     xs, ys = rng.normal(0, 1, n), rng.gamma(2.0, 1.0, n)
     w_sorted = toy.ot_1d_sorted(xs, ys, p=1)
     w_scipy = wasserstein_distance(xs, ys)
@@ -109,7 +110,7 @@ ax.imshow(plan[np.ix_(order_x, order_y)] * len(xs), cmap="Blues", vmin=0, vmax=1
 ax.set_xlabel("$y$ (sorted)"); ax.set_ylabel("$x$ (sorted)")
 ax.set_title(r"LP plan $n\,\Gamma_{ij}$: a permutation"); ax.grid(False)
 fig.tight_layout()
-figures.save_figure(fig, "nb02_ot_1d", P.figures_dir)
+figures.save_figure(fig, "nb02_ot_1d", params.figures_dir)
 plt.show()
 
 # %% [markdown]
@@ -174,7 +175,7 @@ checks["theorem1_direct"], checks["theorem1_latent"] = w_direct, w_latent
 # $Q_Z$ to match $P_Z$; each $Q(Z\mid X=x)$ may be a narrow blob (or a point) far from the prior.
 #
 # A 2-D toy makes this visible. The data $X$ are four separated clusters; three Gaussian encoders
-# (`waelib.toy.encoder_toys`):
+# (`waelib.course.toy.encoder_toys`):
 #
 # - **WAE-like**: narrow posteriors centred at $T(x)$, where $T$ pushes $P_X$ forward to exactly
 #   $\mathcal N(0,I)$ (per-coordinate $\Phi^{-1}\!\circ F$) — large KL, but $Q_Z = P_Z$ and $x$ is recoverable;
@@ -186,9 +187,9 @@ checks["theorem1_direct"], checks["theorem1_latent"] = w_direct, w_latent
 
 # %%
 data = toy.GridMixture(a=2.0, s=0.35)
-x2, cluster = data.sample(P.n_points, gen)
+x2, cluster = data.sample(params.n_points, gen)
 encoders = toy.encoder_toys(data, x2, tau=0.1)
-z_prior = torch.randn(P.n_points, 2, generator=gen, dtype=torch.float64)
+z_prior = torch.randn(params.n_points, 2, generator=gen, dtype=torch.float64)
 names = {"wae": "WAE-like: Q_Z = P_Z, informative", "collapsed": "collapsed: every Q(Z|x) = P_Z",
          "mismatched": "mismatched: Q_Z != P_Z"}
 stats = {}
@@ -215,7 +216,7 @@ colors = np.array(["C0", "C1", "C2", "C3"])
 ax = axes[0]
 ax.scatter(*x2[:600].T, s=4, c=colors[cluster[:600]])
 ax.set_title("data $X$ (4 clusters)"); ax.set_aspect("equal")
-show = torch.arange(0, P.n_points, max(1, P.n_points // 12))[:12]
+show = torch.arange(0, params.n_points, max(1, params.n_points // 12))[:12]
 for ax, key in zip(axes[1:], encoders):
     enc, st = encoders[key], stats[key]
     ax.scatter(*st["z"][:600].T, s=3, c=colors[cluster[:600]], alpha=0.35, lw=0)
@@ -229,7 +230,7 @@ for ax, key in zip(axes[1:], encoders):
 fig.suptitle("Latent space: dots = aggregate posterior $Q_Z$, ellipses = a few $Q(Z|X=x)$ (2 sd), "
              "dashed = prior $N(0, I)$ (1 and 2 sd)")
 fig.tight_layout(rect=(0, 0, 1, 0.95))
-figures.save_figure(fig, "nb02_vae_vs_wae_regularisers", P.figures_dir)
+figures.save_figure(fig, "nb02_vae_vs_wae_regularisers", params.figures_dir)
 plt.show()
 
 # %% [markdown]
@@ -267,8 +268,8 @@ lam = 1.0
 p_sd, q_mu, q_sd = math.sqrt(config.WAE_PRIOR_SIGMA2), 1.0, 0.5          # P_Z = N(0, 2) as in the thesis
 logp = lambda t: norm.logpdf(t, 0, p_sd)
 logq = lambda t: norm.logpdf(t, q_mu, q_sd)
-zp = torch.randn(P.n_mc, generator=gen, dtype=torch.float64) * p_sd
-zq = q_mu + q_sd * torch.randn(P.n_mc, generator=gen, dtype=torch.float64)
+zp = torch.randn(params.n_mc, generator=gen, dtype=torch.float64) * p_sd
+zq = q_mu + q_sd * torch.randn(params.n_mc, generator=gen, dtype=torch.float64)
 logit = lambda t: torch.as_tensor(logp(t.numpy()) - logq(t.numpy()))  # the optimal discriminator
 
 d_loss = losses.discriminator_loss(logit(zp), logit(zq), lam=lam)
@@ -280,7 +281,7 @@ assert torch.isclose(losses.encoder_adversarial_loss(logit(zq)), -torch.log(D(zq
 
 js = toy.js_divergence_1d(logp, logq)
 terms = torch.nn.functional.softplus(-logit(zp)) + torch.nn.functional.softplus(logit(zq))  # per-pair loss
-se = lam * terms.std().item() / math.sqrt(P.n_mc)
+se = lam * terms.std().item() / math.sqrt(params.n_mc)
 print(f"discriminator loss at D*   = {d_loss.item():.5f}")
 print(f"2 log 2 - 2 JS(P_Z, Q_Z)   = {2 * math.log(2) - 2 * js:.5f}   (JS = {js:.5f} nats, quadrature)")
 assert abs(d_loss.item() - lam * (2 * math.log(2) - 2 * js)) < 5 * se + 1e-6
@@ -303,7 +304,7 @@ checks.update(js_quadrature=js, disc_loss_at_optimum=d_loss.item())
 #
 # $$\widehat{\mathrm{MMD}}^2_u = \frac{1}{n(n-1)}\sum_{i\ne j}k(z_i,z_j) + \frac{1}{n(n-1)}\sum_{i\ne j}k(\tilde z_i,\tilde z_j) - \frac{2}{n^2}\sum_{i,j}k(z_i,\tilde z_j).$$
 #
-# Keeping the diagonal (the V-statistic, `waelib.toy.mmd_biased`) adds $k(z,z)=1$ terms and biases the
+# Keeping the diagonal (the V-statistic, `waelib.course.toy.mmd_biased`) adds $k(z,z)=1$ terms and biases the
 # estimate upwards by $O(1/n)$ — an encoder would be penalised even when $Q_Z=P_Z$. We draw many
 # independent estimates with $Q_Z = P_Z = \mathcal N(0, 2I_8)$: the unbiased ones average to 0 (some are
 # negative!), the biased ones do not.
@@ -312,7 +313,7 @@ checks.update(js_quadrature=js, disc_loss_at_optimum=d_loss.item())
 n, d = 64, 8
 sd = math.sqrt(config.WAE_PRIOR_SIGMA2)
 u, v = [], []
-for _ in range(P.n_repeats):
+for _ in range(params.n_repeats):
     zq_ = sd * torch.randn(n, d, generator=gen, dtype=torch.float64)
     zp_ = sd * torch.randn(n, d, generator=gen, dtype=torch.float64)
     u.append(losses.mmd(zq_, zp_).item())
@@ -337,10 +338,10 @@ ax.hist(v, bins=bins, alpha=0.6, color="C3", label="biased V-statistic (diagonal
 ax.axvline(0, color="k", lw=1.2)
 ax.axvline(u.mean(), color="C0", ls="--"); ax.axvline(v.mean(), color="C3", ls="--")
 ax.set_xlabel(r"$\widehat{\mathrm{MMD}}^2$ with $Q_Z = P_Z$  (n = %d codes, d = %d)" % (n, d))
-ax.set_ylabel("count"); ax.set_title(f"{P.n_repeats} independent estimates: only the U-statistic is centred at 0")
+ax.set_ylabel("count"); ax.set_title(f"{params.n_repeats} independent estimates: only the U-statistic is centred at 0")
 ax.set_ylim(0, ax.get_ylim()[1] * 1.35)
 ax.legend(loc="upper center", ncol=1)
-figures.save_figure(fig, "nb02_mmd_unbiased", P.figures_dir)
+figures.save_figure(fig, "nb02_mmd_unbiased", params.figures_dir)
 plt.show()
 
 # %% [markdown]
@@ -360,5 +361,5 @@ plt.show()
 # %%
 from pathlib import Path
 
-atomic_write_json(Path(P.out_dir) / "02_wae_objective_checks.json", {"profile": P.profile, "params": dict(P), "checks": checks})
+atomic_write_json(Path(params.out_dir) / "02_wae_objective_checks.json", {"profile": params.profile, "params": dict(params), "checks": checks})
 print("all checks passed:", ", ".join(checks))

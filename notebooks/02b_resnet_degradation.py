@@ -19,12 +19,12 @@
 
 # %%
 # %matplotlib inline
-from waelib import profiles
+from waelib.course import profiles
 
 _guard = profiles.ParameterGuard(globals())   # records which names the parameters cell defines
 
 # %% tags=["parameters"]
-profile = "default"     # smoke | default | thesis (see waelib.profiles)
+profile = "default"     # smoke | default | thesis (see waelib.course.profiles)
 seed = None             # None: take the value from the profile
 depths = None           # depths 6n+2 of the networks compared, e.g. [20, 56] as in the thesis
 iterations = None       # SGD iterations per network
@@ -40,7 +40,7 @@ figures_dir = None      # where figures are written (default ../figures)
 out_dir = None          # where the error curves are written (a JSON file)
 
 # %%
-P = profiles.notebook_params(globals(), _guard, table=profiles.DEGRADATION_PROFILES)
+params = profiles.notebook_params(globals(), _guard, table=profiles.DEGRADATION_PROFILES)
 
 # %%
 import math
@@ -49,12 +49,13 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import torch
 
-from waelib import blocks, config, degradation, figures
-from waelib.models import build_model
+from waelib import blocks, config
+from waelib.course import degradation, diagrams, figures
+from waelib.registry import build_model
 from waelib.utils import atomic_write_json, resolve_device, seed_everything
 
 figures.use_style()
-seed_everything(P.seed)
+seed_everything(params.seed)
 torch.set_num_threads(1)   # these networks are tiny: one thread is faster than several (no sync overhead)
 checks = {}
 
@@ -78,7 +79,7 @@ ax.plot(xg.detach(), relu.detach(), color="C0", label=r"ReLU$(x)=\max(0,x)$")
 ax.plot(xg.detach(), d_relu, color="C0", ls=":", label="derivative")
 ax.axhline(0, color="k", lw=0.6); ax.axvline(0, color="k", lw=0.6)
 ax.set_xlabel("$x$"); ax.set_title("Figure 2.2: ReLU activation function"); ax.legend(loc="upper left")
-figures.save_figure(fig, "fig2_2_relu", P.figures_dir)
+figures.save_figure(fig, "fig2_2_relu", params.figures_dir)
 plt.show()
 
 # %% [markdown]
@@ -110,7 +111,7 @@ print(f"E[SELU(x)] = {m1:.2e},  E[SELU(x)^2] = {m2:.8f}")
 assert abs(m1) < 1e-8 and abs(m2 - 1) < 1e-8
 
 # self-normalisation: 32 dense layers, weights N(0, 1/fan_in), inputs far from standardised
-g = torch.Generator().manual_seed(P.seed)
+g = torch.Generator().manual_seed(params.seed)
 h = 3.0 + 2.0 * torch.randn(1024, 256, generator=g, dtype=torch.float64)
 stats = {"SELU": [], "ReLU": []}
 for name, act in (("SELU", torch.nn.functional.selu), ("ReLU", torch.relu)):
@@ -137,7 +138,7 @@ ax.set_ylim(-0.5, 3); ax.set_xlabel("layer")
 ax.set_title("32 dense layers, weights N(0, 1/fan-in): SELU self-normalises")
 ax.legend(loc="upper right", ncol=2)
 fig.tight_layout()
-figures.save_figure(fig, "fig2_3_selu", P.figures_dir)
+figures.save_figure(fig, "fig2_3_selu", params.figures_dir)
 plt.show()
 checks.update(selu_mean=m1, selu_second_moment=m2)
 
@@ -156,7 +157,7 @@ checks.update(selu_mean=m1, selu_second_moment=m2)
 # $$H(X) = F(X) + X,$$
 #
 # so an unneeded block only has to drive $F$ to 0 (thesis §3.2). We reproduce the experiment at CPU
-# scale: He et al.'s CIFAR networks of depth $6n+2$ (`waelib.degradation.CifarResNet`: a 3×3 stem, three
+# scale: He et al.'s CIFAR networks of depth $6n+2$ (`waelib.course.degradation.CifarResNet`: a 3×3 stem, three
 # stages of $n$ blocks of two 3×3 convolutions, global pooling, a linear classifier), *plain* and
 # *residual* with exactly the same layers and parameter count, on scikit-learn's handwritten digits
 # (1,797 8×8 images — embedded, no download), trained with SGD + momentum with identical mini-batches.
@@ -165,10 +166,10 @@ checks.update(selu_mean=m1, selu_second_moment=m2)
 # %%
 data = degradation.load_digits_split(seed=0)
 print(f"digits: {len(data[0])} train / {len(data[2])} test images of shape {tuple(data[0].shape[1:])}")
-device = str(resolve_device(P.device))
-curves = degradation.run_degradation(P.depths, base_width=P.base_width, batch_norm=P.batch_norm,
-                                     iterations=P.iterations, batch_size=P.batch_size, lr=P.lr,
-                                     eval_every=P.eval_every, seed=P.seed, device=device, data=data)
+device = str(resolve_device(params.device))
+curves = degradation.run_degradation(params.depths, base_width=params.base_width, batch_norm=params.batch_norm,
+                                     iterations=params.iterations, batch_size=params.batch_size, lr=params.lr,
+                                     eval_every=params.eval_every, seed=params.seed, device=device, data=data)
 for c in curves:
     print(f"{c.label:>10s}: {c.n_params:7,d} parameters, {c.seconds:5.1f} s, "
           f"final train error {c.train_error[-1]:.1%}, test error {c.test_error[-1]:.1%}")
@@ -176,20 +177,20 @@ plain = [c for c in curves if not c.residual]
 assert plain[0].n_params == [c for c in curves if c.residual][0].n_params, "plain and residual must match"
 
 # %%
-shallow, deep = min(P.depths), max(P.depths)
+shallow, deep = min(params.depths), max(params.depths)
 fig = degradation.plot_degradation(
     curves, title=f"Figure 2.1 (reproduced small): plain vs residual CNNs of depth {shallow} and {deep} "
-                  f"on digits, {P.iterations} SGD iterations")
-figures.save_figure(fig, "fig2_1_degradation", P.figures_dir)
+                  f"on digits, {params.iterations} SGD iterations")
+figures.save_figure(fig, "fig2_1_degradation", params.figures_dir)
 plt.show()
 
 err = degradation.final_errors(curves)
 rows = [dict(network=k, train_error=v[0], test_error=v[1]) for k, v in err.items()]
-figures.save_table(rows, "fig2_1_degradation_errors", P.figures_dir,
+figures.save_table(rows, "fig2_1_degradation_errors", params.figures_dir,
                    caption="Final errors (mean of the last 3 evaluations) of the Figure 2.1 run.",
-                   meta={k: P[k] for k in ("seed", "depths", "iterations", "batch_size", "lr",
+                   meta={k: params[k] for k in ("seed", "depths", "iterations", "batch_size", "lr",
                                           "batch_norm", "base_width", "profile")},
-                   provenance=P.profile != "smoke")
+                   provenance=params.profile != "smoke")
 tr = lambda name: err[name][0]
 degraded = tr(f"plain-{deep}") > tr(f"plain-{shallow}") + 0.05
 cured = tr(f"ResNet-{deep}") < tr(f"plain-{deep}") - 0.05
@@ -219,24 +220,24 @@ checks.update(final_errors=err, degradation_visible=degraded, residual_cures=cur
 # - **convolutional block** (§3.2.2): the shape changes (more channels, stride 2), so the shortcut is a
 #   1×1 convolution $W_s$ with the block's stride (and BatchNorm): $H(X) = \mathrm{ReLU}\big(F(X) + W_sX\big)$.
 #
-# The diagrams below are drawn by `waelib.figures.draw_architecture` from a forward pass through the
+# The diagrams below are drawn by `waelib.course.diagrams.draw_architecture` from a forward pass through the
 # blocks of the *live* encoder (`build_model("wae_resnet").encoder`, stage 3): every label and shape is read
 # from the module, and the addition node is verified numerically ($\text{block}(x) = \mathrm{ReLU}(F(x) +
 # \text{shortcut}(x))$). We also check the thesis' argument that a block can switch itself off: with the
 # last BatchNorm of $F$ set to zero, an identity block is exactly the identity on its (non-negative) inputs.
 
 # %%
-model = build_model("wae_resnet", image_size=P.arch_image_size, width=P.arch_width)
+model = build_model("wae_resnet", image_size=params.arch_image_size, width=params.arch_width)
 encoder = model.encoder
-in_shape = (config.IMAGE_CHANNELS, P.arch_image_size, P.arch_image_size)
-shapes = figures.trace_shapes(encoder, in_shape)
+in_shape = (config.IMAGE_CHANNELS, params.arch_image_size, params.arch_image_size)
+shapes = diagrams.trace_shapes(encoder, in_shape)
 stage3 = encoder.features[6]                       # ZeroPad, Conv, BN, ReLU, MaxPool, stage 2, stage 3, ...
 conv_block, id_block = stage3[0], stage3[1]
-tag = f"{P.arch_image_size} px, width {P.arch_width:g}"
-d33 = figures.draw_architecture(conv_block, shapes["features.6.0"][0], "fig3_3_conv_block", P.figures_dir,
-                                title=f"Figure 3.3: convolutional block (encoder stage 3, {tag})")
-d32 = figures.draw_architecture(id_block, shapes["features.6.1"][0], "fig3_2_identity_block", P.figures_dir,
-                                title=f"Figure 3.2: identity block (encoder stage 3, {tag})")
+tag = f"{params.arch_image_size} px, width {params.arch_width:g}"
+d33 = diagrams.draw_architecture(conv_block, shapes["features.6.0"][0], "fig3_3_conv_block", params.figures_dir,
+                                 title=f"Figure 3.3: convolutional block (encoder stage 3, {tag})")
+d32 = diagrams.draw_architecture(id_block, shapes["features.6.1"][0], "fig3_2_identity_block", params.figures_dir,
+                                 title=f"Figure 3.2: identity block (encoder stage 3, {tag})")
 plt.show()
 
 # F = 0 makes the identity block the identity map (on ReLU outputs, which is what it receives)
@@ -261,8 +262,8 @@ assert [r.text for r in d32.boxes[1].rows][0].startswith("Conv 1×1")
 # `waelib.config`.
 
 # %%
-d31 = figures.draw_architecture(encoder, in_shape, "fig3_1_encoder", P.figures_dir,
-                                title=f"Figure 3.1: the ResNet encoder of WAE-ResNet ({tag})")
+d31 = diagrams.draw_architecture(encoder, in_shape, "fig3_1_encoder", params.figures_dir,
+                                 title=f"Figure 3.1: the ResNet encoder of WAE-ResNet ({tag})")
 plt.show()
 
 stage_boxes = [b for b in d31.boxes if b.title.startswith("Stage") and any("Block" in r.label for r in b.rows)]
@@ -270,7 +271,7 @@ n_identity = [sum(r.count for r in b.rows if r.label.startswith("IdentityBlock")
 strides = [int(b.rows[0].label.rsplit("stride ", 1)[1]) for b in stage_boxes]
 print("identity blocks per stage:", n_identity, " conv-block strides:", strides)
 assert tuple(n_identity) == config.RESNET_IDENTITY_BLOCKS and tuple(strides) == config.RESNET_STAGE_STRIDES
-sizes = blocks.resnet_spatial_sizes(P.arch_image_size)
+sizes = blocks.resnet_spatial_sizes(params.arch_image_size)
 traced = [shapes["features.0"][1][-1], shapes["features.1"][1][-1], shapes["features.4"][1][-1]] + \
          [shapes[f"features.{i}"][1][-1] for i in (5, 6, 7, 8)] + [shapes["features.9"][1][-1]]
 print("spatial sizes (traced):", traced, " expected:", list(sizes))
@@ -289,7 +290,7 @@ checks.update(identity_blocks=n_identity, spatial_sizes=traced, n_features=encod
 #   always show the network that was actually used.
 
 # %%
-atomic_write_json(Path(P.out_dir) / "02b_resnet_degradation.json",
-                  {"profile": P.profile, "params": dict(P), "checks": checks,
+atomic_write_json(Path(params.out_dir) / "02b_resnet_degradation.json",
+                  {"profile": params.profile, "params": dict(params), "checks": checks,
                    "curves": [c.to_dict() for c in curves]})
 print("all checks passed:", ", ".join(checks))

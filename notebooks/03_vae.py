@@ -21,12 +21,12 @@
 
 # %%
 # %matplotlib inline
-from waelib import profiles
+from waelib.course import profiles
 
 _guard = profiles.ParameterGuard(globals())   # records which names the parameters cell defines
 
 # %% tags=["parameters"]
-profile = "default"   # smoke | default | thesis (see waelib.profiles)
+profile = "default"   # smoke | default | thesis (see waelib.course.profiles)
 models = ["vae", "vae_resnet"]
 seed = None           # None: take the value from the profile
 dataset = None        # synthfaces | celeba | digits | auto (thesis profile: celeba when present)
@@ -53,17 +53,18 @@ jobs = None           # models trained side by side; None: the profile's (defaul
 tensorboard = False   # True: also log to <out_dir>/<model>/tensorboard (open with `tensorboard --logdir <out_dir>`)
 
 # %%
-P = profiles.notebook_params(globals(), _guard, table=profiles.PROFILES)
+params = profiles.notebook_params(globals(), _guard, table=profiles.PROFILES)
 
 # %%
 import matplotlib.pyplot as plt
 import torch
 
-from waelib import config, experiment, figures, losses, plots
-from waelib.models import build_model
+from waelib import config, losses, registry
+from waelib.course import experiment, figures, plots
+from waelib.registry import build_model
 
 figures.use_style()
-data = experiment.prepare(P)   # seed everything, report the device, load the train and held-out images
+data = experiment.prepare(params)   # seed everything, report the device, load the train and held-out images
 
 # %%
 fig = plots.show_real_images(data.test, n=16, title=f"real held-out {data.name} images")
@@ -78,13 +79,13 @@ plt.show()
 # Gaussian; we use the same $2d$-unit head as for the VAE (row 2 of `docs/deviations.md`). The decoder —
 # dense 2048 → dense 8192 → five transposed convolutions → a sigmoid — is shared.
 #
-# The parameter counts at the thesis' size are checked in `tests/test_models.py` against a count derived
+# The parameter counts at the thesis' size are checked in `tests/core/test_models.py` against a count derived
 # by hand from the thesis' layer lists.
 
 # %%
-print(f"millions of parameters at the thesis' size (128 px, width 1) and in this run ({data.image_size} px, width {P.width}):")
-print(experiment.markdown_rows(experiment.parameter_rows(P.models, image_size=data.image_size, width=P.width,
-                                                         latent_dim=P.latent_dim)))
+print(f"millions of parameters at the thesis' size (128 px, width 1) and in this run ({data.image_size} px, width {params.width}):")
+print(experiment.markdown_rows(experiment.parameter_rows(params.models, image_size=data.image_size, width=params.width,
+                                                         latent_dim=params.latent_dim)))
 
 # %% [markdown]
 # ## 2. The loss is the negative ELBO
@@ -100,8 +101,8 @@ print(experiment.markdown_rows(experiment.parameter_rows(P.models, image_size=da
 # $\sigma_G^2 = 0.5$, which makes the first term the plain sum of squared errors (row 8 of the deviations table).
 
 # %%
-torch.manual_seed(P.seed)
-vae = build_model("vae", image_size=data.image_size, width=P.width, latent_dim=P.latent_dim)
+torch.manual_seed(params.seed)
+vae = build_model("vae", image_size=data.image_size, width=params.width, latent_dim=params.latent_dim)
 x = data.test[:8].float() / 255
 out = vae(x)
 terms = losses.vae_loss(x, out["x_hat"], out["mu"], out["logvar"])
@@ -114,7 +115,7 @@ print({k: round(v.item(), 3) for k, v in terms.items()})
 # %% [markdown]
 # ## 3. Training
 #
-# `waelib.experiment.train_model` calls `waelib.train.fit`, the single training loop of the project:
+# `waelib.course.experiment.train_model` calls `waelib.train.fit`, the single training loop of the project:
 # Adam with the thesis' learning rate $10^{-3}$ and $\beta_1=0.5$ (the thesis' "exponential decay rate"),
 # a seeded data order, a per-step log, checkpoints written atomically, and a guard that stops on a NaN
 # loss. A run folder `<out_dir>/<model>` holds `config.json` (configuration, hardware, versions, commit),
@@ -124,15 +125,15 @@ print({k: round(v.item(), 3) for k, v in terms.items()})
 #
 # After training, each model is evaluated exactly as in the thesis' chapter 4 (`waelib.evaluate`), and the
 # numbers are saved beside the run as `eval.json`, from which notebook 05 builds the tables.
-# `waelib.experiment.train_and_evaluate` does both for every model of `P.models`, and evaluates an
+# `waelib.course.experiment.train_and_evaluate` does both for every model of `params.models`, and evaluates an
 # untrained copy of each as well: the baseline a trained model must beat (end of section 4).
 
 # %%
-results = experiment.train_and_evaluate(data, P)   # train (or resume), evaluate, and evaluate an untrained copy
+results = experiment.train_and_evaluate(data, params)   # train (or resume), evaluate, and evaluate an untrained copy
 
 # %%
 fig = plots.training_curves(results.histories, ["loss", "sq_error", "kl"])
-figures.save_figure(fig, "nb03_vae_training_curves", P.figures_dir)
+figures.save_figure(fig, "nb03_vae_training_curves", params.figures_dir)
 plt.show()
 
 # %% [markdown]
@@ -144,8 +145,8 @@ plt.show()
 # (notebooks 02 and 04).
 
 # %%
-fig = plots.samples_and_reconstructions(results.models, data.eval_images, n_samples=32, n_originals=16, seed=P.seed)
-figures.save_figure(fig, "nb03_vae_samples", P.figures_dir)
+fig = plots.samples_and_reconstructions(results.models, data.eval_images, n_samples=32, n_originals=16, seed=params.seed)
+figures.save_figure(fig, "nb03_vae_samples", params.figures_dir)
 plt.show()
 
 # %% [markdown]
@@ -156,7 +157,7 @@ plt.show()
 # %%
 for name, run in results.runs.items():
     last = run.history[-1]
-    print(f"{config.THESIS_MODEL_LABELS[name]:<11} KL = {last['kl']:6.1f} nats per image, "
+    print(f"{registry.THESIS_MODEL_LABELS[name]:<11} KL = {last['kl']:6.1f} nats per image, "
           f"sum of squared errors = {last['sq_error']:6.1f} over {3 * data.image_size ** 2} pixel values")
 
 # %% [markdown]
@@ -168,12 +169,12 @@ for name, run in results.runs.items():
 # %%
 rows = experiment.baseline_rows(results)
 print(experiment.markdown_rows(rows))
-print(experiment.check_beats_baseline(rows, max_ratio=0.7, enforce=P.profile != "smoke"))  # smoke: 2 steps, nothing to assert
+print(experiment.check_beats_baseline(rows, max_ratio=0.7, enforce=params.profile != "smoke"))  # smoke: 2 steps, nothing to assert
 
 # %% [markdown]
 # ## Summary
 #
-# - VAE and VAE-ResNet are built by name from the thesis' layer lists (`waelib.models.build_model`), and their
+# - VAE and VAE-ResNet are built by name from the thesis' layer lists (`waelib.registry.build_model`), and their
 #   loss is the negative ELBO derived in notebook 01.
 # - One training loop trains them; each run folder records its configuration, hardware and metrics.
 # - Next: **04_wae_resnet.ipynb** trains the Wasserstein auto-encoders, and **05_thesis_results.ipynb** puts

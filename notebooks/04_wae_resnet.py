@@ -22,12 +22,12 @@
 
 # %%
 # %matplotlib inline
-from waelib import profiles
+from waelib.course import profiles
 
 _guard = profiles.ParameterGuard(globals())   # records which names the parameters cell defines
 
 # %% tags=["parameters"]
-profile = "default"   # smoke | default | thesis (see waelib.profiles)
+profile = "default"   # smoke | default | thesis (see waelib.course.profiles)
 models = ["wae_gan", "wae_mmd", "wae_resnet"]
 seed = None           # None: take the value from the profile
 dataset = None        # synthfaces | celeba | digits | auto (thesis profile: celeba when present)
@@ -54,17 +54,18 @@ jobs = None           # models trained side by side; None: the profile's (defaul
 tensorboard = False   # True: also log to <out_dir>/<model>/tensorboard (open with `tensorboard --logdir <out_dir>`)
 
 # %%
-P = profiles.notebook_params(globals(), _guard, table=profiles.PROFILES)
+params = profiles.notebook_params(globals(), _guard, table=profiles.PROFILES)
 
 # %%
 import matplotlib.pyplot as plt
 import torch
 
-from waelib import config, degradation, experiment, figures, losses, plots
-from waelib.models import build_model
+from waelib import expost, losses, registry
+from waelib.course import degradation, experiment, figures, plots
+from waelib.registry import build_model
 
 figures.use_style()
-data = experiment.prepare(P)   # seed everything, report the device, load the train and held-out images
+data = experiment.prepare(params)   # seed everything, report the device, load the train and held-out images
 
 # %%
 fig = plots.show_real_images(data.test, n=16, title=f"real held-out {data.name} images")
@@ -110,12 +111,12 @@ print("spatial sizes through the thesis' ResNet encoder at 128 px:", " -> ".join
 # and 56, on one batch of digits.
 
 # %%
-xd, yd, _, _ = degradation.load_digits_split(seed=P.seed)
+xd, yd, _, _ = degradation.load_digits_split(seed=params.seed)
 fig, ax = plt.subplots(figsize=(7.5, 3.4))
 ratios = {}
 for depth, ls in ((20, ":"), (56, "-")):
     for residual, color in ((False, "C3"), (True, "C0")):
-        torch.manual_seed(P.seed)
+        torch.manual_seed(params.seed)
         norms = degradation.layer_gradient_norms(degradation.CifarResNet(depth, residual=residual), xd[:128], yd[:128])
         ratios[(depth, residual)] = norms[0] / norms[-1]
         ax.semilogy(range(1, len(norms) + 1), norms, ls=ls, color=color,
@@ -139,9 +140,9 @@ assert ratios[(56, False)] > 10 * ratios[(56, True)]
 # encoder, and the cost $c(x,y)=\|x-y\|^2$.
 
 # %%
-print(f"millions of parameters at the thesis' size (128 px, width 1) and in this run ({data.image_size} px, width {P.width}):")
-print(experiment.markdown_rows(experiment.parameter_rows(P.models, image_size=data.image_size, width=P.width,
-                                                         latent_dim=P.latent_dim)))
+print(f"millions of parameters at the thesis' size (128 px, width 1) and in this run ({data.image_size} px, width {params.width}):")
+print(experiment.markdown_rows(experiment.parameter_rows(params.models, image_size=data.image_size, width=params.width,
+                                                         latent_dim=params.latent_dim)))
 
 # %% [markdown]
 # ## 3. The objectives, as code
@@ -161,8 +162,8 @@ print(experiment.markdown_rows(experiment.parameter_rows(P.models, image_size=da
 # far from the prior, and the MMD says so.
 
 # %%
-torch.manual_seed(P.seed)
-model = build_model("wae_mmd", image_size=data.image_size, width=P.width, latent_dim=P.latent_dim).eval()
+torch.manual_seed(params.seed)
+model = build_model("wae_mmd", image_size=data.image_size, width=params.width, latent_dim=params.latent_dim).eval()
 with torch.no_grad():
     z_q = model.encode(data.test[:256].float() / 255)
 z_p = model.sample_prior(256)
@@ -185,11 +186,11 @@ print("discriminator loss on logits (prior 2, codes -1):", round(losses.discrimi
 # models but not with Inception FIDs.
 
 # %%
-results = experiment.train_and_evaluate(data, P)   # train (or resume), evaluate, and evaluate an untrained copy
+results = experiment.train_and_evaluate(data, params)   # train (or resume), evaluate, and evaluate an untrained copy
 
 # %%
 fig = plots.training_curves(results.histories, ["recon", "penalty", "disc_loss"])
-figures.save_figure(fig, "nb04_wae_training_curves", P.figures_dir)
+figures.save_figure(fig, "nb04_wae_training_curves", params.figures_dir)
 plt.show()
 
 # %% [markdown]
@@ -200,14 +201,14 @@ plt.show()
 # ## 5. Samples and reconstructions
 
 # %%
-fig = plots.samples_and_reconstructions(results.models, data.eval_images, n_samples=32, n_originals=16, seed=P.seed)
-figures.save_figure(fig, "nb04_wae_samples", P.figures_dir)
+fig = plots.samples_and_reconstructions(results.models, data.eval_images, n_samples=32, n_originals=16, seed=params.seed)
+figures.save_figure(fig, "nb04_wae_samples", params.figures_dir)
 plt.show()
 
 # %%
 rows = experiment.baseline_rows(results)
 print(experiment.markdown_rows(rows))
-print(experiment.check_beats_baseline(rows, max_ratio=0.7, enforce=P.profile != "smoke"))  # smoke: 2 steps, nothing to assert
+print(experiment.check_beats_baseline(rows, max_ratio=0.7, enforce=params.profile != "smoke"))  # smoke: 2 steps, nothing to assert
 
 # %% [markdown]
 # ## 6. Did the penalty match $Q_Z$ to the prior?
@@ -217,12 +218,12 @@ print(experiment.check_beats_baseline(rows, max_ratio=0.7, enforce=P.profile != 
 # the codes should concentrate around $\sigma_z\sqrt{64}\approx 11.3$.
 
 # %%
-prior = results.runs[P.models[0]].model.sample_prior(2048, torch.Generator().manual_seed(P.seed)).cpu()
+prior = results.runs[params.models[0]].model.sample_prior(2048, torch.Generator().manual_seed(params.seed)).cpu()
 codes, labels = {}, {}
 for name, model in results.models.items():
-    codes[name] = experiment.latent_codes(model, data.eval_images)         # (N, 64) codes Q(x) of held-out images
+    codes[name] = expost.latent_codes(model, data.eval_images)             # (N, 64) codes Q(x) of held-out images
     mmd = losses.mmd(codes[name][:512], model.sample_prior(512, torch.Generator().manual_seed(1)).cpu()).item()
-    labels[name] = f"{config.THESIS_MODEL_LABELS[name]} (MMD {mmd:.3f})"
+    labels[name] = f"{registry.THESIS_MODEL_LABELS[name]} (MMD {mmd:.3f})"
 fig = plots.latent_norm_histogram(codes, prior, labels=labels, prior_label="prior N(0, 2I)")
 plt.show()
 

@@ -17,15 +17,13 @@
 
 # %%
 # %matplotlib inline
-from waelib import profiles
+from waelib.course import profiles
 
 _guard = profiles.ParameterGuard(globals())   # records which names the parameters cell defines
 
 # %% tags=["parameters"]
-from waelib import config
-
-profile = "default"   # smoke | default | thesis (see waelib.profiles)
-models = list(config.MODEL_NAMES)
+profile = "default"   # smoke | default | thesis (see waelib.course.profiles)
+models = ["vae", "vae_resnet", "wae_gan", "wae_mmd", "wae_resnet"]   # waelib.registry.THESIS_MODEL_NAMES
 seed = None           # None: take the value from the profile
 dataset = None        # synthfaces | celeba | digits | auto (thesis profile: celeba when present)
 image_size = None     # 32, 64 or 128 (thesis: 128)
@@ -49,7 +47,7 @@ figures_dir = None
 retrain = False       # True: ignore an existing run in <out_dir>/<model> and train again
 
 # %%
-P = profiles.notebook_params(globals(), _guard, table=profiles.PROFILES)
+params = profiles.notebook_params(globals(), _guard, table=profiles.PROFILES)
 
 # %%
 import json
@@ -59,25 +57,27 @@ import matplotlib.pyplot as plt
 import torch
 from torchvision.transforms.functional import gaussian_blur
 
-from waelib import config, evaluate, experiment, figures, metrics, study
+from waelib import config, evaluate, metrics, registry
+from waelib.course import experiment, figures
+from waelib.studies import claims_render
 from waelib.utils import atomic_write_json, atomic_write_text, display_path, run_metadata
 
 figures.use_style()
-found = experiment.collect_evaluations(P, P.models)
-missing = experiment.missing_runs(P, P.models)
+found = experiment.collect_evaluations(params, params.models)
+missing = experiment.missing_runs(params, params.models)
 for m, nb in missing.items():
-    print(f"missing: {config.THESIS_MODEL_LABELS[m]} has no evaluated run in {experiment.run_dir(P, m)}; "
-          f"produce it with `papermill {nb} out.ipynb -p profile {P.profile}` (or `make figures`).")
+    print(f"missing: {registry.THESIS_MODEL_LABELS[m]} has no evaluated run in {experiment.run_dir(params, m)}; "
+          f"produce it with `papermill {nb} out.ipynb -p profile {params.profile}` (or `make figures`).")
 if not found:
-    raise FileNotFoundError(f"no evaluated runs under {P.out_dir}: run notebooks/03_vae.ipynb and "
-                            f"notebooks/04_wae_resnet.ipynb with profile {P.profile!r} first (or `make figures`).")
-models = [m for m in P.models if m in found]
+    raise FileNotFoundError(f"no evaluated runs under {params.out_dir}: run notebooks/03_vae.ipynb and "
+                            f"notebooks/04_wae_resnet.ipynb with profile {params.profile!r} first (or `make figures`).")
+models = [m for m in params.models if m in found]
 evals = {m: found[m]["result"] for m in models}
 # The runs' own records (training config.json + eval.json: configuration, seed, hardware, versions,
 # commit, date) are copied beside the tables, because the run folders themselves are not in git.
-records_path = Path(P.figures_dir) / "runs.json"
-atomic_write_json(records_path, experiment.run_records(P, models))
-run_links = {config.THESIS_MODEL_LABELS[m]: f"{display_path(experiment.run_dir(P, m))} (record: {display_path(records_path)}#{m})"
+records_path = Path(params.figures_dir) / "runs.json"
+atomic_write_json(records_path, experiment.run_records(params, models))
+run_links = {registry.THESIS_MODEL_LABELS[m]: f"{display_path(experiment.run_dir(params, m))} (record: {display_path(records_path)}#{m})"
              for m in models}
 print("runs:", json.dumps(run_links, indent=1))
 
@@ -91,10 +91,10 @@ print("runs:", json.dumps(run_links, indent=1))
 rows = []
 for m in models:
     meta = found[m]["metadata"]
-    rows.append({"model": config.THESIS_MODEL_LABELS[m], "thesis": "Tesla P100 16 GB", "ours": experiment.machine_name(meta),
+    rows.append({"model": registry.THESIS_MODEL_LABELS[m], "thesis": "Tesla P100 16 GB", "ours": experiment.machine_name(meta),
                  "torch": meta["versions"]["torch"], "date (UTC)": meta["date_utc"], "commit": meta["git_commit"]})
-figures.save_table(rows, "table4_1_hardware", P.figures_dir, caption="Table 4.1: hardware of each run",
-                   meta={"runs": run_links, "profile": P.profile})
+figures.save_table(rows, "table4_1_hardware", params.figures_dir, caption="Table 4.1: hardware of each run",
+                   meta={"runs": run_links, "profile": params.profile})
 print(experiment.markdown_rows(rows))
 
 # %% [markdown]
@@ -106,7 +106,7 @@ print(experiment.markdown_rows(rows))
 # 80/20 proportions.
 
 # %%
-data = experiment.load_data(P)
+data = experiment.load_data(params)
 cfg = found[models[0]]["config"]
 rows = [{"quantity": "data set", "thesis": "CelebA (aligned & cropped)", "ours": data.name},
         {"quantity": "images", "thesis": config.CELEBA_N_IMAGES, "ours": len(data.train) + len(data.test)},
@@ -114,8 +114,8 @@ rows = [{"quantity": "data set", "thesis": "CelebA (aligned & cropped)", "ours":
         {"quantity": "test", "thesis": config.CELEBA_N_TEST, "ours": len(data.test)},
         {"quantity": "FID reference (first half of test)", "thesis": "not stated", "ours": len(data.reference_images)},
         {"quantity": "image size", "thesis": "128 x 128", "ours": f"{data.image_size} x {data.image_size}"}]
-figures.save_table(rows, "table4_2_dataset", P.figures_dir, caption="Table 4.2: data set and split",
-                   meta={"runs": run_links, "profile": P.profile, "params": dict(P)})
+figures.save_table(rows, "table4_2_dataset", params.figures_dir, caption="Table 4.2: data set and split",
+                   meta={"runs": run_links, "profile": params.profile, "params": dict(params)})
 print(experiment.markdown_rows(rows))
 
 # %% [markdown]
@@ -137,10 +137,10 @@ print(experiment.markdown_rows(rows))
 # did not train it.
 
 # %%
-extractor = experiment.feature_extractor(P)
+extractor = experiment.feature_extractor(params)
 reference = experiment.reference_stats(data, extractor)
-n_fid = experiment.fid_sample_count(P, data)      # ONE n for every Fréchet distance, the real row included
-real = evaluate.evaluate_real(data.eval_images, extractor=extractor, reference=reference, n=n_fid, seed=P.seed)
+n_fid = experiment.fid_sample_count(params, data)      # ONE n for every Fréchet distance, the real row included
+real = evaluate.evaluate_real(data.eval_images, extractor=extractor, reference=reference, n=n_fid, seed=params.seed)
 ev0 = evals[models[0]]
 fid = ev0["samples"]["fid"]
 captions = {
@@ -151,13 +151,13 @@ captions = {
 notes = [f"Frechet distance: {fid['metric']} with feature extractor '{fid['extractor']}' against {fid['reference']} "
          f"(n_real={fid['n_real']}); thesis: Inception FID against CelebA test images.",
          f"Sharpness: {ev0['sharpness_definition']}.",
-         f"Profile '{P.profile}': {data.name}, {data.image_size} px, width {P.width}; runs: {run_links}."]
+         f"Profile '{params.profile}': {data.name}, {data.image_size} px, width {params.width}; runs: {run_links}."]
 tables = {}
 for table in evaluate.TABLES:
     rows = evaluate.results_table(table, evals, models=models, real=real)
     tables[table] = rows
-    figures.save_table(rows, table, P.figures_dir, caption=captions[table], notes=notes,
-                       meta={"runs": run_links, "profile": P.profile, "params": dict(P),
+    figures.save_table(rows, table, params.figures_dir, caption=captions[table], notes=notes,
+                       meta={"runs": run_links, "profile": params.profile, "params": dict(params),
                              "extractor": fid["extractor"], "reference": fid["reference"]})
     print(captions[table])
     print(experiment.markdown_rows(rows), "\n")
@@ -199,22 +199,22 @@ assert rows[4]["thesis sharpness"] > rows[3]["thesis sharpness"]                
 # images (first and last column real, as in the thesis), random samples, and reconstructions.
 
 # %%
-trained = {m: experiment.load_trained(P, m) for m in models}
-labels = [config.THESIS_MODEL_LABELS[m] for m in models]
-ia, ib = evaluate.interpolation_pairs(len(data.eval_images), 2, seed=P.seed)
+trained = {m: experiment.load_trained(params, m) for m in models}
+labels = [registry.THESIS_MODEL_LABELS[m] for m in models]
+ia, ib = evaluate.interpolation_pairs(len(data.eval_images), 2, seed=params.seed)
 
-fig, axes = plt.subplots(len(models), 1, figsize=(1.1 * P.interp_steps, 2.3 * len(models)), squeeze=False)
+fig, axes = plt.subplots(len(models), 1, figsize=(1.1 * params.interp_steps, 2.3 * len(models)), squeeze=False)
 for ax, m, label in zip(axes[:, 0], models, labels):
-    rows = evaluate.interpolation_rows(trained[m], data.eval_images[ia], data.eval_images[ib], P.interp_steps)
-    figures.show_images(ax, rows.flatten(0, 1), nrow=P.interp_steps, title=label)
+    rows = evaluate.interpolation_rows(trained[m], data.eval_images[ia], data.eval_images[ib], params.interp_steps)
+    figures.show_images(ax, rows.flatten(0, 1), nrow=params.interp_steps, title=label)
 fig.suptitle("Figure 4.1: interpolations (first and last image of each row are real)")
-fig.tight_layout(); figures.save_figure(fig, "fig4_1_interpolations", P.figures_dir); plt.show()
+fig.tight_layout(); figures.save_figure(fig, "fig4_1_interpolations", params.figures_dir); plt.show()
 
 fig, axes = plt.subplots(1, len(models), figsize=(3.3 * len(models), 3.6), squeeze=False)
 for ax, m, label in zip(axes[0], models, labels):
-    figures.show_images(ax, evaluate.generate(trained[m], 36, seed=P.seed), nrow=6, title=label)
+    figures.show_images(ax, evaluate.generate(trained[m], 36, seed=params.seed), nrow=6, title=label)
 fig.suptitle("Figure 4.2: random samples")
-fig.tight_layout(); figures.save_figure(fig, "fig4_2_random_samples", P.figures_dir); plt.show()
+fig.tight_layout(); figures.save_figure(fig, "fig4_2_random_samples", params.figures_dir); plt.show()
 
 originals = data.eval_images[:10]
 grid = [originals.float() / 255] + [evaluate.reconstruct(trained[m], originals) for m in models]
@@ -223,7 +223,7 @@ figures.show_images(ax, torch.cat(grid), nrow=len(originals))
 ax.set_yticks([(i + 0.5) * (data.image_size + 2) for i in range(len(grid))], ["original"] + labels)
 ax.tick_params(left=False)
 fig.suptitle("Figure 4.3: originals and reconstructions")
-fig.tight_layout(); figures.save_figure(fig, "fig4_3_reconstructions", P.figures_dir); plt.show()
+fig.tight_layout(); figures.save_figure(fig, "fig4_3_reconstructions", params.figures_dir); plt.show()
 
 # %% [markdown]
 # ## Where the figures came from
@@ -232,8 +232,8 @@ fig.tight_layout(); figures.save_figure(fig, "fig4_3_reconstructions", P.figures
 # profile, on which machine, at which commit and date.
 
 # %%
-text = experiment.figures_readme(P, experiment.run_records(P, models), data, run_metadata())
-atomic_write_text(Path(P.figures_dir) / "README.md", text)
+text = experiment.figures_readme(params, experiment.run_records(params, models), data, run_metadata())
+atomic_write_text(Path(params.figures_dir) / "README.md", text)
 print(text)
 
 # %% [markdown]
@@ -249,15 +249,15 @@ print(text)
 # otherwise. `mde` is the smallest true difference the design detects with 80 % power.
 #
 # The table and the forest plot below are read from the committed `results/claims/` (nothing is trained
-# here); `python -m waelib.study --render` writes them to `figures/claims*`.
+# here); `python -m waelib.studies.claims_study --render` writes them to `figures/claims*`.
 
 # %%
-claim_rows = study.claims_rows()
+claim_rows = claims_render.claims_rows()
 if claim_rows:
     cols = ["claim", "scale", "statement", "n_seeds", "mean_diff", "ci_lo", "ci_hi", "mde", "verdict"]
     print(experiment.markdown_rows([{c: r.get(c) for c in cols} for r in claim_rows]))
     if any(r.get("ci_lo") is not None for r in claim_rows):
-        fig = study.forest_plot(claim_rows)
+        fig = claims_render.forest_plot(claim_rows)
         plt.show()
     # The verdicts in words, straight from the table (A − B; negative favours A on an FID).
     for r in claim_rows:

@@ -12,7 +12,7 @@
 #   of the data's true latent dimension $n$, and proposes **MaskAAE**, whose learned mask switches spurious
 #   latent dimensions off.
 #
-# Here every one of these models is built by name in `waelib.models`, trained by the same `fit`, and measured by
+# Here every one of these models is built by name in `waelib.registry`, trained by the same `fit`, and measured by
 # the same evaluator as the thesis' models: every Fréchet distance of a data set at one sample size, training
 # seeds paired, and means with 95 % intervals over seeds. One thing this repository has that the seeds' authors
 # did not publish is a data generator whose true dimension we *set*: `synthfaces_n8` and `synthfaces_n16`.
@@ -30,20 +30,19 @@
 
 # %%
 # %matplotlib inline
-from waelib import profiles
+from waelib.course import profiles
+from waelib.studies import beyond
 
 _guard = profiles.ParameterGuard(globals())   # records which names the parameters cell defines
 
 # %% tags=["parameters"]
-from waelib import beyond
-
-profile = "default"   # smoke | default | thesis (waelib.beyond.PROFILES)
+profile = "default"   # smoke | default | thesis (waelib.studies.beyond.PROFILES)
 out_dir = None        # None: results/beyond/default (committed) for default, runs/<profile>/beyond otherwise
 figures_dir = None    # None: figures/ for default
 train = True          # False: only render the results that exist
 
 # %%
-P = profiles.notebook_params(globals(), _guard, table=beyond.PROFILES)
+params = profiles.notebook_params(globals(), _guard, table=beyond.PROFILES)
 
 # %%
 import matplotlib.pyplot as plt
@@ -51,7 +50,9 @@ import numpy as np
 import torch
 from IPython.display import Markdown, display
 
-from waelib import beyond_render, config, data, expost, figures, losses
+from waelib import config, data, expost, losses, registry
+from waelib.course import figures
+from waelib.studies import beyond_render
 
 figures.use_style()
 
@@ -113,12 +114,12 @@ plt.show()
 kl_fake = torch.linspace(0, 200, 201)
 e_terms = losses.intro_vae_encoder_loss(torch.tensor(0.0), kl_fake, torch.tensor(1e9), torch.tensor(0.0), beta=0.0)
 fig, ax = plt.subplots(figsize=(4.5, 2.6))
-ax.plot(kl_fake, config.INTRO_ALPHA * e_terms["hinge"], color=config.MODEL_COLORS["intro_vae"])
+ax.plot(kl_fake, config.INTRO_ALPHA * e_terms["hinge"], color=registry.MODEL_COLORS["intro_vae"])
 ax.axvline(config.INTRO_MARGIN, ls="--", color="0.4", lw=0.8)
 ax.set_xlabel("KL of Enc(fake) (nats)")
 ax.set_ylabel("encoder's adversarial loss")
 plt.show()
-print(f"beta at {P.image_size} px: {losses.intro_beta_for(P.image_size):g} (0.05 at 256 px)")
+print(f"beta at {params.image_size} px: {losses.intro_beta_for(params.image_size):g} (0.05 at 256 px)")
 
 # %% [markdown]
 # ## 3 · The true latent dimension, and MaskAAE (seed 004)
@@ -164,13 +165,13 @@ print("factors:", ", ".join(data.KNOWN_DIM_FACTORS[8]), "| n = 16 adds:",
 # results render at once. The plan:
 
 # %%
-plan = beyond.plan(P.profile)
+plan = beyond.plan(params.profile)
 print(f"{len(plan)} runs:", ", ".join(sorted({f'{s.dataset}/{s.model}' for s in plan})))
 if train:
-    beyond.run_all(P.profile, out_dir=P.out_dir, figures=P.figures_dir, render_after=False)
-out = beyond_render.render(P.profile, out_dir=P.out_dir, figures=P.figures_dir)
+    beyond.run_all(params.profile, out_dir=params.out_dir, figures_dir=params.figures_dir, render_after=False)
+out = beyond_render.render(params.profile, out_dir=params.out_dir, figures_dir=params.figures_dir)
 tables = out["tables"]
-tdir = beyond_render.table_dir(P.profile, P.out_dir, P.figures_dir)
+tdir = beyond_render.table_dir(params.profile, params.out_dir, params.figures_dir)
 print(f"{out['provenance']['n_runs']} runs rendered from {out['provenance']['results']}; "
       f"hardware: {out['provenance']['hardware']}; last run {out['provenance']['last_run_utc']}")
 

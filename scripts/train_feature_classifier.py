@@ -30,7 +30,7 @@ from typing import Dict, Tuple
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+from torch import nn
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -175,14 +175,14 @@ def main(argv=None) -> int:
             x = xtr[idx].to(device)
             if torch.rand(1, generator=gen).item() < 0.5:  # mild augmentation: resolution jitter
                 s = int(torch.randint(32, 129, (1,), generator=gen))
-                x = F.interpolate(x.float() / 255, size=(s, s), mode="bilinear",
+                x = nn.functional.interpolate(x.float() / 255, size=(s, s), mode="bilinear",
                                   align_corners=False, antialias=s < x.shape[-1])
             x = clf.preprocess(x)
             logits, fpred = net(x)
-            loss = F.binary_cross_entropy_with_logits(logits, atr[idx].to(device),
+            loss = nn.functional.binary_cross_entropy_with_logits(logits, atr[idx].to(device),
                                                       pos_weight=pos_weight)
             if fpred is not None:
-                loss = loss + args.factor_weight * F.mse_loss(
+                loss = loss + args.factor_weight * nn.functional.mse_loss(
                     fpred, ((ftr[idx] - f_mean) / f_std).to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()

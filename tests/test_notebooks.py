@@ -24,7 +24,7 @@ import nbformat
 import pytest
 from jupytext.config import load_jupytext_config
 
-from waelib import profiles
+from waelib.course import profiles
 
 ROOT = Path(__file__).resolve().parent.parent
 NB_DIR = ROOT / "notebooks"
@@ -319,12 +319,12 @@ def test_unknown_parameter_fails_with_valid_names(tmp_path, kernel):
 
 
 GUARD_NB_CELLS = [
-    ("code", "from waelib import profiles\n_guard = profiles.ParameterGuard(globals())", None),
+    ("code", "from waelib.course import profiles\n_guard = profiles.ParameterGuard(globals())", None),
     ("code", 'profile = "smoke"\ndataset = None\nmodels = ["wae_gan", "wae_resnet"]\n'
              'epochs = None\nsteps = None\nout_dir = None\nfigures_dir = None', ["parameters"]),
-    ("code", "P = profiles.notebook_params(globals(), _guard, table=profiles.PROFILES)", None),
+    ("code", "params = profiles.notebook_params(globals(), _guard, table=profiles.PROFILES)", None),
     ("code", "import json, pathlib\npathlib.Path(out_dir).mkdir(parents=True, exist_ok=True)\n"
-             "pathlib.Path(out_dir, 'P.json').write_text(json.dumps(dict(P)))", None),
+             "pathlib.Path(out_dir, 'params.json').write_text(json.dumps(dict(params)))", None),
 ]
 
 
@@ -348,7 +348,7 @@ def guard_notebook(tmp_path) -> Path:
 def test_guard_pattern_resolves_and_overrides(tmp_path, guard_notebook, kernel):
     out = tmp_path / "run"
     kernel.run(guard_notebook, {"epochs": 3, "out_dir": str(out)})
-    p = json.loads((out / "P.json").read_text())
+    p = json.loads((out / "params.json").read_text())
     assert p["profile"] == "smoke" and p["epochs"] == 3 and p["steps"] is None
     assert p["models"] == ["wae_gan", "wae_resnet"]
     assert p["batch_size"] == profiles.PROFILES["smoke"]["batch_size"]
@@ -363,7 +363,7 @@ def test_guard_pattern_rejects_bad_dataset_and_model(guard_notebook, kernel):
 
 
 # --------------------------------------------------------------------------------------
-# waelib.profiles without a kernel
+# waelib.course.profiles without a kernel
 # --------------------------------------------------------------------------------------
 def test_resolve_params():
     p = profiles.resolve_params("smoke", {"epochs": 2, "seed": None})
@@ -454,7 +454,7 @@ def _shared_cells(paths):
 
 def test_no_code_cell_pasted_between_notebooks():
     """A code cell of 4 or more lines that two notebooks share is a library function waiting to
-    be written (as waelib.plots.training_curves and waelib.experiment.train_and_evaluate were)."""
+    be written (as waelib.course.plots.training_curves and waelib.course.experiment.train_and_evaluate were)."""
     shared = _shared_cells(NOTEBOOKS)
     assert not shared, "code pasted between notebooks:\n" + "\n\n".join(shared)
 

@@ -25,7 +25,7 @@ from typing import Sequence, Tuple
 import torch
 from torch import nn
 
-from . import config as C
+from . import config
 
 
 def scaled(channels: int, width: float) -> int:
@@ -72,7 +72,7 @@ class IdentityBlock(_Bottleneck):
     F = 0 the block is exactly the identity map there.
     """
 
-    def __init__(self, channels: int, filters: Sequence[int], kernel: int = C.RESNET_BLOCK_KERNEL):
+    def __init__(self, channels: int, filters: Sequence[int], kernel: int = config.RESNET_BLOCK_KERNEL):
         if filters[-1] != channels:
             raise ValueError(f"IdentityBlock needs filters[-1] == in channels, got {filters} vs {channels}")
         super().__init__(channels, filters, kernel, stride=1)
@@ -90,7 +90,7 @@ class ConvBlock(_Bottleneck):
     first 1x1 convolution of F, as in Keras ResNet-50.
     """
 
-    def __init__(self, in_channels: int, filters: Sequence[int], kernel: int = C.RESNET_BLOCK_KERNEL,
+    def __init__(self, in_channels: int, filters: Sequence[int], kernel: int = config.RESNET_BLOCK_KERNEL,
                  stride: int = 2):
         super().__init__(in_channels, filters, kernel, stride=stride)
         self.shortcut = nn.Sequential(nn.Conv2d(in_channels, filters[-1], 1, stride=stride),
@@ -109,13 +109,13 @@ def resnet_spatial_sizes(image_size: int) -> Tuple[int, ...]:
     Returns (after zero-pad, after 7x7/2 conv, after 3x3/1 max-pool, after stage 2, 3, 4, 5,
     after 2x2 avg-pool). For 128 px: (132, 63, 61, 61, 31, 16, 8, 4).
     """
-    n = image_size + 2 * C.RESNET_ZERO_PAD
+    n = image_size + 2 * config.RESNET_ZERO_PAD
     sizes = [n]
-    n = _conv_out(n, C.RESNET_STEM_KERNEL, 2, 0)
+    n = _conv_out(n, config.RESNET_STEM_KERNEL, 2, 0)
     sizes.append(n)
     n = _conv_out(n, 3, 1, 0)
     sizes.append(n)
-    for stride in C.RESNET_STAGE_STRIDES:
+    for stride in config.RESNET_STAGE_STRIDES:
         n = _conv_out(n, 1, stride, 0)
         sizes.append(n)
     n = n // 2
@@ -136,20 +136,20 @@ class ResNetEncoder(nn.Module):
     4 * 4 * 2048 = 32768 features reach the dense layer (64 units in the thesis).
     """
 
-    def __init__(self, out_features: int, image_size: int = C.IMAGE_SIZE, width: float = 1.0,
-                 in_channels: int = C.IMAGE_CHANNELS):
+    def __init__(self, out_features: int, image_size: int = config.IMAGE_SIZE, width: float = 1.0,
+                 in_channels: int = config.IMAGE_CHANNELS):
         super().__init__()
-        stem = scaled(C.RESNET_STEM_CHANNELS, width)
+        stem = scaled(config.RESNET_STEM_CHANNELS, width)
         layers: list[nn.Module] = [
-            nn.ZeroPad2d(C.RESNET_ZERO_PAD),
-            nn.Conv2d(in_channels, stem, C.RESNET_STEM_KERNEL, stride=2),
+            nn.ZeroPad2d(config.RESNET_ZERO_PAD),
+            nn.Conv2d(in_channels, stem, config.RESNET_STEM_KERNEL, stride=2),
             nn.BatchNorm2d(stem),
             nn.ReLU(inplace=True),
             nn.MaxPool2d(3, stride=1),
         ]
         channels = stem
-        for filters, stride, n_id in zip(C.RESNET_STAGE_FILTERS, C.RESNET_STAGE_STRIDES,
-                                         C.RESNET_IDENTITY_BLOCKS):
+        for filters, stride, n_id in zip(config.RESNET_STAGE_FILTERS, config.RESNET_STAGE_STRIDES,
+                                         config.RESNET_IDENTITY_BLOCKS):
             f = tuple(scaled(c, width) for c in filters)
             stage = [ConvBlock(channels, f, stride=stride)]
             stage += [IdentityBlock(f[-1], f) for _ in range(n_id)]
@@ -183,12 +183,12 @@ class DCGANEncoder(nn.Module):
     flatten, Dense(out_features) (64 in the thesis).
     """
 
-    def __init__(self, out_features: int, image_size: int = C.IMAGE_SIZE, width: float = 1.0,
-                 filters: Sequence[int] = C.WAE_ENCODER_FILTERS, kernel: int = C.WAE_KERNEL):
+    def __init__(self, out_features: int, image_size: int = config.IMAGE_SIZE, width: float = 1.0,
+                 filters: Sequence[int] = config.WAE_ENCODER_FILTERS, kernel: int = config.WAE_KERNEL):
         super().__init__()
         side = _check_size(image_size, len(filters))
         layers: list[nn.Module] = []
-        c_in = C.IMAGE_CHANNELS
+        c_in = config.IMAGE_CHANNELS
         for f in filters:
             c = scaled(f, width)
             layers += [nn.Conv2d(c_in, c, kernel, stride=2, padding=kernel // 2),
@@ -215,9 +215,9 @@ class _ImageDecoder(nn.Module):
         """ConvT to 3 channels -> BN -> sigmoid: the thesis' "sigmoid and BatchNormalization",
         with the BN moved before the sigmoid so that images stay in [0, 1]."""
         extra = dict(output_padding=1) if stride == 2 else {}
-        return [nn.ConvTranspose2d(c_in, C.IMAGE_CHANNELS, kernel, stride=stride, padding=kernel // 2,
+        return [nn.ConvTranspose2d(c_in, config.IMAGE_CHANNELS, kernel, stride=stride, padding=kernel // 2,
                                    **extra),
-                nn.BatchNorm2d(C.IMAGE_CHANNELS), nn.Sigmoid()]
+                nn.BatchNorm2d(config.IMAGE_CHANNELS), nn.Sigmoid()]
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = self.dense(z).view(z.shape[0], self.c0, self.side, self.side)
@@ -232,9 +232,9 @@ class DCGANDecoder(_ImageDecoder):
     (The thesis lists BN after the sigmoid; we apply it before, see docs/deviations.md.)
     """
 
-    def __init__(self, latent_dim: int, image_size: int = C.IMAGE_SIZE, width: float = 1.0,
-                 filters: Sequence[int] = C.WAE_DECODER_FILTERS, kernel: int = C.WAE_KERNEL,
-                 first_channels: int = C.WAE_ENCODER_FILTERS[-1]):
+    def __init__(self, latent_dim: int, image_size: int = config.IMAGE_SIZE, width: float = 1.0,
+                 filters: Sequence[int] = config.WAE_DECODER_FILTERS, kernel: int = config.WAE_KERNEL,
+                 first_channels: int = config.WAE_ENCODER_FILTERS[-1]):
         super().__init__()
         self.side = _check_size(image_size, len(filters) + 1)
         self.c0 = scaled(first_channels, width)
@@ -262,17 +262,17 @@ class VAEEncoder(nn.Module):
     in :class:`waelib.models.VAE`.
     """
 
-    def __init__(self, image_size: int = C.IMAGE_SIZE, width: float = 1.0,
-                 filters: Sequence[int] = C.VAE_ENCODER_FILTERS, kernel: int = C.VAE_KERNEL,
-                 hidden: int = C.VAE_HIDDEN):
+    def __init__(self, image_size: int = config.IMAGE_SIZE, width: float = 1.0,
+                 filters: Sequence[int] = config.VAE_ENCODER_FILTERS, kernel: int = config.VAE_KERNEL,
+                 hidden: int = config.VAE_HIDDEN):
         super().__init__()
         side = _check_size(image_size, len(filters))
         layers: list[nn.Module] = []
-        c_in = C.IMAGE_CHANNELS
+        c_in = config.IMAGE_CHANNELS
         for f in filters:
             c = scaled(f, width)
             layers += [nn.Conv2d(c_in, c, kernel, stride=2, padding=kernel // 2),
-                       nn.LeakyReLU(C.VAE_LEAKY_SLOPE, inplace=True), nn.BatchNorm2d(c)]
+                       nn.LeakyReLU(config.VAE_LEAKY_SLOPE, inplace=True), nn.BatchNorm2d(c)]
             c_in = c
         layers.append(nn.Flatten())
         self.features = nn.Sequential(*layers)
@@ -293,9 +293,9 @@ class VAEDecoder(_ImageDecoder):
     docs/deviations.md).
     """
 
-    def __init__(self, latent_dim: int, image_size: int = C.IMAGE_SIZE, width: float = 1.0,
-                 filters: Sequence[int] = C.VAE_DECODER_FILTERS, kernel: int = C.VAE_KERNEL,
-                 hidden: int = C.VAE_HIDDEN, first_channels: int = C.VAE_ENCODER_FILTERS[-1]):
+    def __init__(self, latent_dim: int, image_size: int = config.IMAGE_SIZE, width: float = 1.0,
+                 filters: Sequence[int] = config.VAE_DECODER_FILTERS, kernel: int = config.VAE_KERNEL,
+                 hidden: int = config.VAE_HIDDEN, first_channels: int = config.VAE_ENCODER_FILTERS[-1]):
         super().__init__()
         self.side = _check_size(image_size, len(filters))
         self.c0 = scaled(first_channels, width)
@@ -309,7 +309,7 @@ class VAEDecoder(_ImageDecoder):
             c = scaled(f, width)
             layers += [nn.ConvTranspose2d(c_in, c, kernel, stride=2, padding=kernel // 2,
                                           output_padding=1),
-                       nn.LeakyReLU(C.VAE_LEAKY_SLOPE, inplace=True), nn.BatchNorm2d(c)]
+                       nn.LeakyReLU(config.VAE_LEAKY_SLOPE, inplace=True), nn.BatchNorm2d(c)]
             c_in = c
         self.deconv = nn.Sequential(*layers, *self.output_layer(c_in, kernel, stride=1))
 
@@ -325,7 +325,7 @@ class LatentDiscriminator(nn.Module):
     :meth:`prob`.
     """
 
-    def __init__(self, latent_dim: int, hidden: int = C.DISC_HIDDEN, n_layers: int = C.DISC_LAYERS,
+    def __init__(self, latent_dim: int, hidden: int = config.DISC_HIDDEN, n_layers: int = config.DISC_LAYERS,
                  width: float = 1.0):
         super().__init__()
         h = scaled(hidden, width)

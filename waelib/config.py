@@ -105,20 +105,7 @@ THESIS_TABLE_4_4 = {"vae": (38.439, 6.233), "vae_resnet": (34.942, 5.985),
 THESIS_TABLE_4_5 = {"vae": (13.008, 6.013), "vae_resnet": (10.901, 7.607),
                     "wae_gan": (5.449, 7.187), "wae_resnet": (4.155, 9.172)}
 
-MODEL_NAMES: Tuple[str, ...] = ("vae", "vae_resnet", "wae_gan", "wae_mmd", "wae_resnet")
-THESIS_MODEL_LABELS = {"vae": "VAE", "vae_resnet": "VAE-ResNet", "wae_gan": "WAE",
-                       "wae_mmd": "WAE-MMD", "wae_resnet": "WAE-ResNet"}
-#: Models of the related seeds (notebook 06): not in the thesis' tables.
-BEYOND_MODEL_NAMES: Tuple[str, ...] = ("rae", "intro_vae", "mask_aae")
-ALL_MODEL_NAMES: Tuple[str, ...] = MODEL_NAMES + BEYOND_MODEL_NAMES
-MODEL_LABELS = dict(THESIS_MODEL_LABELS, rae="RAE", intro_vae="IntroVAE", mask_aae="MaskAAE")
-
-#: One fixed colour per model, used by every figure that draws models side by side
-#: (waelib.plots): a model keeps its colour in every panel and every notebook, whether or not
-#: the other models appear. Matplotlib's tab10 colours; the thesis' proposal is red.
-MODEL_COLORS = {"vae": "#1f77b4", "vae_resnet": "#ff7f0e", "wae_gan": "#2ca02c",
-                "wae_mmd": "#9467bd", "wae_resnet": "#d62728",
-                "rae": "#8c564b", "intro_vae": "#e377c2", "mask_aae": "#17becf"}
+# Model names, labels and colours live in the registry (waelib.registry), beside each model.
 
 # The related seeds' own numbers (CelebA; used only as the "seed" columns of notebook 06's tables).
 #: Seed 003 Table 1: RMSE (0-255 scale) of train / test reconstructions, 128 px.
@@ -128,7 +115,5 @@ SEED003_MS_SSIM = {"intro_vae": 0.3042, "wae_gan": 0.4488, "wae_mmd": 0.5178}
 #: Seed 004 Table 3 (CelebA FID): (reconstruction, generation); "rae" is its "RAE + GMM (L2)".
 SEED004_TABLE3 = {"wae_gan": (29.34, 39.58), "rae": (29.05, 35.30), "vae": (62.36, 72.48),
                   "mask_aae": (35.75, 40.49)}
-#: Seed 004 Table 1 (CelebA FID of samples).
-SEED004_TABLE1 = {"wae_mmd": 62.9, "wae_gan": 66.5, "mask_aae": 40.5}
 #: Seed 004 Table 2: data set -> (capacity m, WAE m_A, WAE NAC, MAAE m_A, MAAE NAC).
 SEED004_TABLE2 = {"synthfaces_n8": (16, 16, 0.040, 9, 0.030), "synthfaces_n16": (32, 32, 0.031, 16, 0.013)}

@@ -20,8 +20,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 import torch
 
-from . import config as C
-from . import metrics as M
+from . import config, metrics, registry
 from .utils import atomic_write_json, run_metadata
 
 Images = torch.Tensor
@@ -57,13 +56,13 @@ def reconstruct(model, images: Images, *, batch_size: int = 256) -> Images:
     """decode(encode(x)) for (N, 3, S, S) images (uint8 or float): float32 CPU (N, 3, S, S)."""
     model.eval()
     dev = _model_device(model)
-    return torch.cat([model.reconstruct(M.to_float_images(images[i:i + batch_size]).to(dev)).float().cpu()
+    return torch.cat([model.reconstruct(metrics.to_float_images(images[i:i + batch_size]).to(dev)).float().cpu()
                       for i in range(0, len(images), batch_size)])
 
 
 @torch.no_grad()
 def interpolation_rows(model, images_a: Images, images_b: Images,
-                       steps: int = C.N_INTERPOLATION_STEPS) -> Images:
+                       steps: int = config.N_INTERPOLATION_STEPS) -> Images:
     """Latent interpolations (§4.4.1, Figure 4.1): (P, steps, 3, S, S).
 
     Row p is [a_p, G(z_1), ..., G(z_{steps-2}), b_p]: the two real images at the ends and,
@@ -74,7 +73,7 @@ def interpolation_rows(model, images_a: Images, images_b: Images,
         raise ValueError(f"steps must be at least 3 (two real images and one interpolation), got {steps}")
     model.eval()
     dev = _model_device(model)
-    a, b = M.to_float_images(images_a).to(dev), M.to_float_images(images_b).to(dev)
+    a, b = metrics.to_float_images(images_a).to(dev), metrics.to_float_images(images_b).to(dev)
     za, zb = model.encode(a), model.encode(b)
     t = torch.linspace(0, 1, steps, device=dev)[1:-1]
     z = (1 - t)[None, :, None] * za[:, None] + t[None, :, None] * zb[:, None]
@@ -95,7 +94,7 @@ def mean_and_se(values: torch.Tensor) -> Dict[str, float]:
 
     The standard error is the sampling error of the mean over the evaluation draw (which images
     were sampled, which pairs interpolated); it is NOT the spread over training seeds, which
-    :mod:`waelib.study` measures. ``se`` is None for a single value.
+    :mod:`waelib.studies.claims_study` measures. ``se`` is None for a single value.
     """
     v = torch.as_tensor(values, dtype=torch.float64).flatten()
     n = int(v.numel())
@@ -106,7 +105,7 @@ def mean_and_se(values: torch.Tensor) -> Dict[str, float]:
             "n": n}
 
 
-def fid_entry(images: Images, extractor, reference: M.FeatureStats, n: int, *,
+def fid_entry(images: Images, extractor, reference: metrics.FeatureStats, n: int, *,
               batch_size: int = 256, device=None) -> Dict[str, Any]:
     """FID/FCD of exactly the first ``n`` of ``images`` (N, 3, S, S) against ``reference``.
 
@@ -117,8 +116,8 @@ def fid_entry(images: Images, extractor, reference: M.FeatureStats, n: int, *,
     """
     if len(images) < n:
         raise ValueError(f"a Fréchet distance at n={n} needs {n} images, only {len(images)} given")
-    stats = M.compute_statistics(images[:n], extractor, batch_size=batch_size, device=device)
-    entry = M.fid_from_stats(stats, reference).as_dict()
+    stats = metrics.compute_statistics(images[:n], extractor, batch_size=batch_size, device=device)
+    entry = metrics.fid_from_stats(stats, reference).as_dict()
     dim = int(getattr(extractor, "dim", 0) or stats.mu.shape[0])
     entry["dim"] = dim
     if min(n, reference.n) < dim:
@@ -130,13 +129,13 @@ def fid_entry(images: Images, extractor, reference: M.FeatureStats, n: int, *,
 
 def _image_summary(images: Images) -> Dict[str, Any]:
     """Per-image sharpness (thesis §2.5) and variance-of-Laplacian, as mean and standard error."""
-    tv, lap = M.sharpness(images), M.laplacian_sharpness(images)
+    tv, lap = metrics.sharpness(images), metrics.laplacian_sharpness(images)
     s, ls = mean_and_se(tv), mean_and_se(lap)
     return {"sharpness": s["mean"], "sharpness_se": s["se"],
             "laplacian_sharpness": ls["mean"], "laplacian_sharpness_se": ls["se"]}
 
 
-def evaluate_samples(model, n_samples: int, *, extractor, reference: M.FeatureStats, n_fid: int,
+def evaluate_samples(model, n_samples: int, *, extractor, reference: metrics.FeatureStats, n_fid: int,
                      seed: int = 0, n_diversity_pairs: int = 500, batch_size: int = 256,
                      device: Optional[Union[str, torch.device]] = None) -> Dict[str, Any]:
     """Table 4.4 for one sampler: decode ``n_samples`` draws of ``model.sample_prior`` (the
@@ -150,15 +149,15 @@ def evaluate_samples(model, n_samples: int, *, extractor, reference: M.FeatureSt
     return {"n": n_samples,
             "fid": fid_entry(samples, extractor, reference, n_fid, batch_size=batch_size, device=device),
             **_image_summary(samples),
-            "ms_ssim_diversity": M.ms_ssim_diversity(
+            "ms_ssim_diversity": metrics.ms_ssim_diversity(
                 samples, n_pairs=n_diversity_pairs,
                 generator=torch.Generator().manual_seed(seed)) if len(samples) > 1 else None}
 
 
-def evaluate_model(model, test_images: Images, *, extractor, reference: M.FeatureStats,
+def evaluate_model(model, test_images: Images, *, extractor, reference: metrics.FeatureStats,
                    n_fid: Optional[int] = None, n_samples: Optional[int] = None,
-                   n_recon: Optional[int] = None, n_interp_pairs: int = C.N_INTERPOLATION_PAIRS,
-                   steps: int = C.N_INTERPOLATION_STEPS, n_diversity_pairs: int = 500,
+                   n_recon: Optional[int] = None, n_interp_pairs: int = config.N_INTERPOLATION_PAIRS,
+                   steps: int = config.N_INTERPOLATION_STEPS, n_diversity_pairs: int = 500,
                    seed: int = 0, batch_size: int = 256,
                    device: Optional[Union[str, torch.device]] = None) -> Dict[str, Any]:
     """Every number of thesis Tables 4.3-4.5 for one model, plus RMSE and MS-SSIM diversity.
@@ -182,10 +181,10 @@ def evaluate_model(model, test_images: Images, *, extractor, reference: M.Featur
         ``sharpness_definition``, ``extractor``.
     """
     device = device or _model_device(model)
-    ext = M.load_feature_extractor(extractor) if isinstance(extractor, str) else extractor
+    ext = metrics.load_feature_extractor(extractor) if isinstance(extractor, str) else extractor
     if n_fid is None:
         given = [int(n) for n in (n_samples, n_recon) if n is not None]
-        n_fid = min(given + [len(test_images)]) if given else min(C.N_RANDOM_SAMPLES, len(test_images))
+        n_fid = min(given + [len(test_images)]) if given else min(config.N_RANDOM_SAMPLES, len(test_images))
     n_fid = int(n_fid)
     n_samples = max(int(n_samples if n_samples is not None else n_fid), n_fid)
     n_recon = int(n_recon if n_recon is not None else n_fid)
@@ -206,7 +205,7 @@ def evaluate_model(model, test_images: Images, *, extractor, reference: M.Featur
     recon = reconstruct(model, real, batch_size=batch_size)
     out["reconstructions"] = {"n": n_recon, "fid": fid_entry(recon, ext, reference, n_fid, **fid_kw),
                               **_image_summary(recon),
-                              "rmse": M.rmse(M.to_float_images(real), recon).mean().item()}
+                              "rmse": metrics.rmse(metrics.to_float_images(real), recon).mean().item()}
     del recon
 
     pairs = min(n_interp_pairs, len(test_images) // 2)
@@ -217,8 +216,8 @@ def evaluate_model(model, test_images: Images, *, extractor, reference: M.Featur
                                   test_images[ib[i:i + batch_size]], steps)
         mid = rows[:, 1:-1]
         flat = mid.reshape(-1, *mid.shape[2:])
-        per_pair_tv.append(M.sharpness(flat).reshape(len(mid), -1).mean(1))
-        per_pair_lap.append(M.laplacian_sharpness(flat).reshape(len(mid), -1).mean(1))
+        per_pair_tv.append(metrics.sharpness(flat).reshape(len(mid), -1).mean(1))
+        per_pair_lap.append(metrics.laplacian_sharpness(flat).reshape(len(mid), -1).mean(1))
         if sum(len(m) for m in mids) < n_fid:
             mids.append(flat)
     tv, lap = mean_and_se(torch.cat(per_pair_tv)), mean_and_se(torch.cat(per_pair_lap))
@@ -232,7 +231,7 @@ def evaluate_model(model, test_images: Images, *, extractor, reference: M.Featur
     return out
 
 
-def evaluate_real(test_images: Images, *, extractor, reference: M.FeatureStats, n: int,
+def evaluate_real(test_images: Images, *, extractor, reference: metrics.FeatureStats, n: int,
                   seed: int = 0, batch_size: int = 256, device=None) -> Dict[str, Any]:
     """The same measurements on real held-out images: the "real data" row of every table.
 
@@ -244,11 +243,11 @@ def evaluate_real(test_images: Images, *, extractor, reference: M.FeatureStats, 
     if n > len(test_images):
         raise ValueError(f"the real-vs-real row at n={n} needs {n} held-out images, "
                          f"only {len(test_images)} given")
-    real = M.to_float_images(test_images[-n:])
+    real = metrics.to_float_images(test_images[-n:])
     return {"n": len(real), "n_fid": len(real),
             "fid": fid_entry(real, extractor, reference, n, batch_size=batch_size, device=device),
             **_image_summary(real),
-            "ms_ssim_diversity": M.ms_ssim_diversity(real, n_pairs=min(500, len(real)),
+            "ms_ssim_diversity": metrics.ms_ssim_diversity(real, n_pairs=min(500, len(real)),
                                                      generator=torch.Generator().manual_seed(seed))}
 
 
@@ -270,14 +269,18 @@ def check_same_n(evaluations: Dict[str, Dict[str, Any]], real: Optional[Dict[str
     return distinct.pop() if distinct else 0
 
 
+#: File name of a run's evaluation in its run folder (beside the files of :mod:`waelib.train.checkpoint`).
+EVAL_NAME = "eval.json"
+
+
 def save_evaluation(out_dir: Union[str, Path], result: Dict[str, Any], *,
-                    config: Optional[Dict[str, Any]] = None, name: str = "eval.json") -> Path:
+                    config: Optional[Dict[str, Any]] = None, name: str = EVAL_NAME) -> Path:
     """Write ``result`` with the run's metadata (hardware, versions, commit, date) atomically."""
     payload = {"result": result, "config": config or {}, "metadata": run_metadata()}
     return atomic_write_json(Path(out_dir) / name, payload)
 
 
-def load_evaluation(out_dir: Union[str, Path], name: str = "eval.json") -> Dict[str, Any]:
+def load_evaluation(out_dir: Union[str, Path], name: str = EVAL_NAME) -> Dict[str, Any]:
     """Read ``eval.json`` of a run; a clear FileNotFoundError says how to produce it."""
     path = Path(out_dir) / name
     if not path.is_file():
@@ -292,7 +295,7 @@ TABLES = ("table4_3_interpolation_sharpness", "table4_4_random_samples", "table4
 
 
 def results_table(table: str, evaluations: Dict[str, Dict[str, Any]],
-                  models: Sequence[str] = C.MODEL_NAMES,
+                  models: Sequence[str] = registry.THESIS_MODEL_NAMES,
                   real: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
     """Rows of one thesis table: the thesis' number beside ours, per model.
 
@@ -302,7 +305,7 @@ def results_table(table: str, evaluations: Dict[str, Dict[str, Any]],
         real: optional :func:`evaluate_real` result, added as a "real test images" row.
     Returns:
         a list of dicts (one per model that has an evaluation), ready for
-        :func:`waelib.figures.save_table`. Models without a thesis number (WAE-MMD) get None.
+        :func:`waelib.course.figures.save_table`. Models without a thesis number (WAE-MMD) get None.
     """
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; valid: {', '.join(TABLES)}")
@@ -310,16 +313,16 @@ def results_table(table: str, evaluations: Dict[str, Dict[str, Any]],
     n_fid = check_same_n(present, real)
     rows: List[Dict[str, Any]] = []
     for name, ev in present.items():
-        label = C.THESIS_MODEL_LABELS[name]
+        label = registry.THESIS_MODEL_LABELS[name]
         if table == TABLES[0]:
             part = ev["interpolations"]
-            rows.append({"model": label, "thesis_sharpness": C.THESIS_TABLE_4_3.get(name),
+            rows.append({"model": label, "thesis_sharpness": config.THESIS_TABLE_4_3.get(name),
                          "our_sharpness": part["sharpness"], "sharpness_se": part.get("sharpness_se"),
                          "our_laplacian": part.get("laplacian_sharpness"),
                          "n_pairs": part.get("n_pairs"), "n_images": part["n"]})
             continue
-        part, thesis = ((ev["samples"], C.THESIS_TABLE_4_4) if table == TABLES[1]
-                        else (ev["reconstructions"], C.THESIS_TABLE_4_5))
+        part, thesis = ((ev["samples"], config.THESIS_TABLE_4_4) if table == TABLES[1]
+                        else (ev["reconstructions"], config.THESIS_TABLE_4_5))
         t = thesis.get(name, (None, None))
         row = {"model": label, "thesis_fid": t[0], f"our_{part['fid']['metric'].lower()}": part["fid"]["value"],
                "n_fid": n_fid, "thesis_sharpness": t[1], "our_sharpness": part["sharpness"],

@@ -26,7 +26,22 @@ import numpy as np
 import torch
 from torch import nn
 
+from .metrics import nac, to_float_images  # nac: the one NAC formula
+
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+
+
+@torch.no_grad()
+def latent_codes(model, images: torch.Tensor, *, batch_size: int = 256) -> torch.Tensor:
+    """The codes ``model.encode(x)`` of (N, 3, S, S) images (uint8 or float in [0, 1]), computed
+    in batches on the model's device: an (N, d) float CPU tensor (for a VAE, the means)."""
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    for i in range(0, len(images), batch_size):
+        x = to_float_images(images[i:i + batch_size]).to(device)
+        out.append(model.encode(x).float().cpu())
+    return torch.cat(out) if out else torch.empty(0)
 
 
 def _as_codes(codes: Any, what: str = "codes") -> torch.Tensor:
@@ -148,6 +163,7 @@ def fit_gmm(codes: torch.Tensor, n_components: int = 10, covariance_type: str = 
     ``random_state`` (k-means initialisation), so the fit is deterministic.
     Raises ValueError for non-finite codes, N < n_components or an unknown covariance_type.
     """
+    # deferred: scikit-learn is slow to import and only this function needs it
     from sklearn.mixture import GaussianMixture
 
     if covariance_type not in COVARIANCE_TYPES:
@@ -179,7 +195,7 @@ class ExPostModel(nn.Module):
 
     Same interface as :class:`waelib.models.AutoEncoder`: ``encode``, ``decode``,
     ``reconstruct`` and ``forward`` are the wrapped model's; ``name`` is
-    ``"<model.name>+gmm"``; ``latent_dim``, ``image_size``, ``kind`` and ``prior_sigma2`` (the
+    ``"<model.name>+gmm"``; ``latent_dim``, ``image_size`` and ``prior_sigma2`` (the
     wrapped model's training prior, unused here) are copied.
     """
 
@@ -191,7 +207,6 @@ class ExPostModel(nn.Module):
         self.model = model
         self.sampler = sampler
         self.name = f"{getattr(model, 'name', type(model).__name__)}+{suffix}"
-        self.kind = getattr(model, "kind", "")
         self.latent_dim = model.latent_dim
         self.image_size = getattr(model, "image_size", None)
         self.prior_sigma2 = getattr(model, "prior_sigma2", None)
@@ -230,7 +245,6 @@ def fit_expost(model: nn.Module, images: torch.Tensor, *, n_components: int = 10
     """Encode the TRAINING images (N, 3, S, S) (uint8 or float; a VAE's posterior means) and
     fit a GMM to the codes (:func:`fit_gmm`). ``max_codes`` fits on a seeded random subset
     (full-covariance EM costs O(N K d^2) per iteration: large for the VAE's d = 512)."""
-    from .experiment import latent_codes
 
     if max_codes is not None and len(images) > max_codes:
         keep = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:max_codes]
@@ -285,5 +299,4 @@ def normalized_absolute_correlation(codes: torch.Tensor,
     if m < 2 or len(z) < 2:
         raise ValueError(f"NAC needs N >= 2 codes and at least 2 non-constant active dimensions, "
                          f"got N={len(z)} and {m} of {z.shape[1]}")
-    from .metrics import nac  # the one NAC formula, on the kept dimensions
     return nac(z[:, keep])

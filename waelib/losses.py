@@ -26,9 +26,9 @@ import math
 from typing import Dict, Sequence
 
 import torch
-import torch.nn.functional as F
+from torch import nn
 
-from . import config as C
+from . import config
 
 
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -56,7 +56,7 @@ def reconstruction_cost(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
 
 
 def recon_scale_for(image_size: int, pixel_range: float = 1.0, *,
-                    base: float = C.RECON_SCALE) -> float:
+                    base: float = config.RECON_SCALE) -> float:
     """The weight of c(x, x_hat) that gives the official WAE code's balance at any image size.
 
     The official code minimises ``0.05 * sum_pixels (x - x_hat)^2 + lambda * D_Z`` on
@@ -71,10 +71,10 @@ def recon_scale_for(image_size: int, pixel_range: float = 1.0, *,
     """
     if image_size <= 0 or pixel_range <= 0:
         raise ValueError(f"image_size and pixel_range must be positive, got {image_size}, {pixel_range}")
-    return base * (C.OFFICIAL_PIXEL_RANGE / pixel_range) ** 2 * (C.OFFICIAL_IMAGE_SIZE / image_size) ** 2
+    return base * (config.OFFICIAL_PIXEL_RANGE / pixel_range) ** 2 * (config.OFFICIAL_IMAGE_SIZE / image_size) ** 2
 
 
-def gaussian_nll(x: torch.Tensor, x_hat: torch.Tensor, sigma2: float = C.VAE_DECODER_SIGMA2,
+def gaussian_nll(x: torch.Tensor, x_hat: torch.Tensor, sigma2: float = config.VAE_DECODER_SIGMA2,
                  include_constant: bool = False) -> torch.Tensor:
     """-log N(x; x_hat, sigma2 * I) per sample: ||x - x_hat||^2 / (2 sigma2) [+ D/2 log 2 pi sigma2].
 
@@ -90,20 +90,20 @@ def gaussian_nll(x: torch.Tensor, x_hat: torch.Tensor, sigma2: float = C.VAE_DEC
 # --------------------------------------------------------------------------------------
 # MMD (WAE-MMD; Tolstikhin et al. 2018, official code)
 # --------------------------------------------------------------------------------------
-def _sq_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def sq_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Pairwise squared Euclidean distances (n, m) between rows of a (n, d) and b (m, d)."""
     d = a.pow(2).sum(1, keepdim=True) + b.pow(2).sum(1).unsqueeze(0) - 2.0 * a @ b.t()
     return d.clamp_min(0.0)
 
 
-def _kernel(d2: torch.Tensor, kernel: str, c: float) -> torch.Tensor:
+def kernel_values(d2: torch.Tensor, kernel: str, c: float) -> torch.Tensor:
     if kernel == "imq":
         return c / (c + d2)
     return torch.exp(-d2 / c)
 
 
-def mmd(z_q: torch.Tensor, z_p: torch.Tensor, kernel: str = "imq", sigma2: float = C.WAE_PRIOR_SIGMA2,
-        scales: Sequence[float] = C.MMD_SCALES) -> torch.Tensor:
+def mmd(z_q: torch.Tensor, z_p: torch.Tensor, kernel: str = "imq", sigma2: float = config.WAE_PRIOR_SIGMA2,
+        scales: Sequence[float] = config.MMD_SCALES) -> torch.Tensor:
     """Unbiased estimate of MMD^2(Q_Z, P_Z), exactly as in the official WAE code.
 
     For each scale s, with C = s * 2 * d * sigma2 (d = code size, sigma2 = prior variance):
@@ -129,16 +129,16 @@ def mmd(z_q: torch.Tensor, z_p: torch.Tensor, kernel: str = "imq", sigma2: float
     m = z_p.shape[0]
     if n < 2 or m < 2:
         raise ValueError("mmd needs at least 2 samples in each set")
-    d_qq, d_pp, d_qp = _sq_distances(z_q, z_q), _sq_distances(z_p, z_p), _sq_distances(z_q, z_p)
+    d_qq, d_pp, d_qp = sq_distances(z_q, z_q), sq_distances(z_p, z_p), sq_distances(z_q, z_p)
     eye_q = torch.eye(n, dtype=z_q.dtype, device=z_q.device)
     eye_p = torch.eye(m, dtype=z_p.dtype, device=z_p.device)
     c_base = 2.0 * d * sigma2
     stat = z_q.new_zeros(())
     for s in scales:
         c = c_base * s
-        k_qq = (_kernel(d_qq, kernel, c) * (1 - eye_q)).sum() / (n * (n - 1))
-        k_pp = (_kernel(d_pp, kernel, c) * (1 - eye_p)).sum() / (m * (m - 1))
-        k_qp = _kernel(d_qp, kernel, c).sum() * 2.0 / (n * m)
+        k_qq = (kernel_values(d_qq, kernel, c) * (1 - eye_q)).sum() / (n * (n - 1))
+        k_pp = (kernel_values(d_pp, kernel, c) * (1 - eye_p)).sum() / (m * (m - 1))
+        k_qp = kernel_values(d_qp, kernel, c).sum() * 2.0 / (n * m)
         stat = stat + k_qq + k_pp - k_qp
     return stat
 
@@ -147,7 +147,7 @@ def mmd(z_q: torch.Tensor, z_p: torch.Tensor, kernel: str = "imq", sigma2: float
 # GAN penalty (thesis Algorithm 2)
 # --------------------------------------------------------------------------------------
 def discriminator_loss(logits_prior: torch.Tensor, logits_codes: torch.Tensor,
-                       lam: float = C.WAE_GAN_LAMBDA) -> torch.Tensor:
+                       lam: float = config.WAE_GAN_LAMBDA) -> torch.Tensor:
     """The adversary's loss of Algorithm 2 (minimised by the discriminator).
 
     Algorithm 2 ascends lambda/n * sum_i [log D(z_i) + log(1 - D(z~_i))] with z_i ~ P_Z and
@@ -160,8 +160,8 @@ def discriminator_loss(logits_prior: torch.Tensor, logits_codes: torch.Tensor,
     Returns:
         scalar.
     """
-    real = F.binary_cross_entropy_with_logits(logits_prior, torch.ones_like(logits_prior))
-    fake = F.binary_cross_entropy_with_logits(logits_codes, torch.zeros_like(logits_codes))
+    real = nn.functional.binary_cross_entropy_with_logits(logits_prior, torch.ones_like(logits_prior))
+    fake = nn.functional.binary_cross_entropy_with_logits(logits_codes, torch.zeros_like(logits_codes))
     return lam * (real + fake)
 
 
@@ -176,14 +176,14 @@ def encoder_adversarial_loss(logits_codes: torch.Tensor) -> torch.Tensor:
     Returns:
         scalar.
     """
-    return F.binary_cross_entropy_with_logits(logits_codes, torch.ones_like(logits_codes))
+    return nn.functional.binary_cross_entropy_with_logits(logits_codes, torch.ones_like(logits_codes))
 
 
 # --------------------------------------------------------------------------------------
 # Whole objectives
 # --------------------------------------------------------------------------------------
 def vae_loss(x: torch.Tensor, x_hat: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, *,
-             decoder_sigma2: float = C.VAE_DECODER_SIGMA2) -> Dict[str, torch.Tensor]:
+             decoder_sigma2: float = config.VAE_DECODER_SIGMA2) -> Dict[str, torch.Tensor]:
     """Negative ELBO (§2.1): E_q[-log p(x|z)] + KL(q(z|x) || N(0, I)), batch mean.
 
     With the Gaussian decoder N(x; G(z), sigma_G^2 I), -log p(x|z) = ||x - G(z)||^2 / (2 sigma_G^2)
@@ -202,7 +202,7 @@ def vae_loss(x: torch.Tensor, x_hat: torch.Tensor, mu: torch.Tensor, logvar: tor
 
 
 def wae_loss(x: torch.Tensor, x_hat: torch.Tensor, penalty: torch.Tensor, *, lam: float,
-             recon_scale: float = C.RECON_SCALE) -> Dict[str, torch.Tensor]:
+             recon_scale: float = config.RECON_SCALE) -> Dict[str, torch.Tensor]:
     """The penalised WAE objective (§2.2): recon_scale * E[c(x, G(z))] + lambda * D_Z(Q_Z, P_Z).
 
     ``recon_scale`` = 0.05 follows the official WAE code, whose lambda values (1 for GAN,
@@ -219,15 +219,15 @@ def wae_loss(x: torch.Tensor, x_hat: torch.Tensor, penalty: torch.Tensor, *, lam
 
 
 def wae_mmd_loss(x: torch.Tensor, x_hat: torch.Tensor, z_q: torch.Tensor, z_p: torch.Tensor, *,
-                 lam: float = C.WAE_MMD_LAMBDA, sigma2: float = C.WAE_PRIOR_SIGMA2,
-                 recon_scale: float = C.RECON_SCALE, kernel: str = "imq") -> Dict[str, torch.Tensor]:
+                 lam: float = config.WAE_MMD_LAMBDA, sigma2: float = config.WAE_PRIOR_SIGMA2,
+                 recon_scale: float = config.RECON_SCALE, kernel: str = "imq") -> Dict[str, torch.Tensor]:
     """WAE-MMD objective: :func:`wae_loss` with D_Z = :func:`mmd` (z_q, z_p: (n, d))."""
     return wae_loss(x, x_hat, mmd(z_q, z_p, kernel=kernel, sigma2=sigma2), lam=lam,
                     recon_scale=recon_scale)
 
 
 def wae_gan_loss(x: torch.Tensor, x_hat: torch.Tensor, logits_codes: torch.Tensor, *,
-                 lam: float = C.WAE_GAN_LAMBDA, recon_scale: float = C.RECON_SCALE
+                 lam: float = config.WAE_GAN_LAMBDA, recon_scale: float = config.RECON_SCALE
                  ) -> Dict[str, torch.Tensor]:
     """Encoder/decoder side of Algorithm 2: :func:`wae_loss` with D_Z = -log D(z~) (logits (n,))."""
     return wae_loss(x, x_hat, encoder_adversarial_loss(logits_codes), lam=lam,
@@ -243,7 +243,7 @@ def squared_norm(params: Sequence[torch.Tensor]) -> torch.Tensor:
 
 
 def rae_loss(x: torch.Tensor, x_hat: torch.Tensor, z: torch.Tensor, decoder_sq_norm: torch.Tensor, *,
-             z_weight: float = C.RAE_Z_WEIGHT, decoder_l2: float = C.RAE_DECODER_L2
+             z_weight: float = config.RAE_Z_WEIGHT, decoder_l2: float = config.RAE_DECODER_L2
              ) -> Dict[str, torch.Tensor]:
     """The RAE-L2 objective (seed 004; Ghosh et al. 2020, eq. 11), batch mean:
 
@@ -267,8 +267,8 @@ def rae_loss(x: torch.Tensor, x_hat: torch.Tensor, z: torch.Tensor, decoder_sq_n
             "decoder_l2": reg}
 
 
-def intro_beta_for(image_size: int, *, base: float = C.INTRO_BETA,
-                   base_size: int = C.INTRO_IMAGE_SIZE) -> float:
+def intro_beta_for(image_size: int, *, base: float = config.INTRO_BETA,
+                   base_size: int = config.INTRO_IMAGE_SIZE) -> float:
     """IntroVAE's reconstruction weight beta at image side S: base * (base_size / S)^2.
 
     The official run uses beta = 0.05 on the pixel SUM at 256 px; the sum grows with S^2, so
@@ -281,8 +281,8 @@ def intro_beta_for(image_size: int, *, base: float = C.INTRO_BETA,
 
 
 def intro_vae_encoder_loss(kl_real: torch.Tensor, kl_rec_ng: torch.Tensor, kl_fake_ng: torch.Tensor,
-                           recon: torch.Tensor, *, alpha: float = C.INTRO_ALPHA,
-                           beta: float, margin: float = C.INTRO_MARGIN) -> Dict[str, torch.Tensor]:
+                           recon: torch.Tensor, *, alpha: float = config.INTRO_ALPHA,
+                           beta: float, margin: float = config.INTRO_MARGIN) -> Dict[str, torch.Tensor]:
     """IntroVAE's encoder objective, as seed 003 writes it:
 
         L_E = L_REG(Enc(x)) + alpha * sum_{s in {r, p}} [m - L_REG(Enc(ng(x_s)))]^+ + beta * L_AE(x, x_r)
@@ -292,13 +292,13 @@ def intro_vae_encoder_loss(kl_real: torch.Tensor, kl_rec_ng: torch.Tensor, kl_fa
     ``kl_fake_ng`` of the (gradient-stopped) reconstructions and prior samples, ``recon`` the
     mean L_AE = sum over pixels of (x - x_r)^2. Returns a dict with ``loss`` and its terms.
     """
-    hinge = F.relu(margin - kl_rec_ng) + F.relu(margin - kl_fake_ng)
+    hinge = nn.functional.relu(margin - kl_rec_ng) + nn.functional.relu(margin - kl_fake_ng)
     return {"loss": kl_real + alpha * hinge + beta * recon, "kl_real": kl_real,
             "hinge": hinge, "recon": recon}
 
 
 def intro_vae_generator_loss(kl_rec: torch.Tensor, kl_fake: torch.Tensor, recon: torch.Tensor, *,
-                             alpha: float = C.INTRO_ALPHA, beta: float) -> Dict[str, torch.Tensor]:
+                             alpha: float = config.INTRO_ALPHA, beta: float) -> Dict[str, torch.Tensor]:
     """IntroVAE's generator objective, as seed 003 writes it:
 
         L_G = alpha * sum_{s in {r, p}} L_REG(Enc(x_s)) + beta * L_AE(x, x_r)

@@ -1,6 +1,6 @@
 """Independent training runs side by side, with the CPU threads split between them.
 
-The study runners (:mod:`waelib.study`, :mod:`waelib.beyond`) and the notebook runner
+The study runners (:mod:`waelib.studies.claims_study`, :mod:`waelib.studies.beyond`) and the notebook runner
 (``scripts/run_notebooks.py``) make many independent runs. On a CPU, two small-model runs at one
 torch thread each use two cores better than one run at two threads (convolutions of width-0.125
 networks do not scale to two threads; results/bench/claims_throughput.json), so :func:`run_parallel` runs up
@@ -9,10 +9,10 @@ to ``jobs`` tasks at once, each in its own process with ``threads`` torch thread
 - **Results do not depend on the neighbours.** Each task runs in a fresh process with a fixed
   thread count, which every training run records (``threads`` in ``config.json``); fp32 results
   depend on the thread count (the reduction order), never on what runs beside them
-  (tests/test_parallel.py trains the same run alone and beside another and compares the bytes).
+  (tests/core/test_parallel.py trains the same run alone and beside another and compares the bytes).
 - **Interrupts are safe.** Each worker runs in its own process group, so a Ctrl-C reaches only
   this process, which passes one SIGINT to every worker: a training run checkpoints and stops
-  (``KeyboardInterrupt`` from :func:`waelib.study.train_recorded`), pending tasks are cancelled,
+  (``KeyboardInterrupt`` from :func:`waelib.studies.runner.train_recorded`), pending tasks are cancelled,
   and :func:`run_parallel` raises ``KeyboardInterrupt`` once every worker has stopped. SIGTERM is
   handled alike. The runners skip finished runs and resume the checkpointed ones on the next call.
 - ``jobs=1`` runs the tasks here, one after the other, without a pool (as before; easy to debug).
@@ -48,7 +48,7 @@ def default_jobs(n_tasks: int, *, device: str = "cpu", cores: Optional[int] = No
     uses every core."""
     cores = cores or cpu_cores()
     if device != "cpu":
-        import torch
+        import torch  # deferred: the notebook runner uses this module without importing torch
         if device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()):
             return 1, cores
     jobs = max(1, min(cores, n_tasks))
@@ -90,13 +90,13 @@ def _init_worker(threads: int) -> None:
         pass
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    import torch
+    import torch  # deferred: the notebook runner uses this module without importing torch
     torch.set_num_threads(int(threads))
 
 
 def _run_here(tasks: Sequence[T], fn: Callable[[T], Any], threads: Optional[int],
               on_result: Optional[Callable[[T, Any], None]]) -> List[Tuple[T, Any]]:
-    import torch
+    import torch  # deferred: the notebook runner uses this module without importing torch
     before = torch.get_num_threads()
     if threads:
         torch.set_num_threads(int(threads))

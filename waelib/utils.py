@@ -18,11 +18,13 @@ import random
 import subprocess
 import sys
 import tempfile
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional, Union
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 PathLike = Union[str, os.PathLike]
 _UMASK = os.umask(0)
@@ -76,18 +78,11 @@ def atomic_torch_save(obj: Any, path: PathLike) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
-def atomic_numpy_save(path: PathLike, array: np.ndarray) -> Path:
-    """``np.save`` to ``path`` atomically (``path`` should end in ``.npy``)."""
-    buf = io.BytesIO()
-    np.save(buf, array, allow_pickle=False)
-    return atomic_write_bytes(path, buf.getvalue())
-
-
 def check_choice(value: Any, choices: Iterable[Any], what: str) -> Any:
     """Raise ``ValueError("unknown <what> ...; valid choices: ...")`` unless value in choices.
 
     The one argument check behind data set, split, model, image-size and profile-value
-    errors (:mod:`waelib.data`, :mod:`waelib.profiles`); returns ``value``."""
+    errors (:mod:`waelib.data`, :mod:`waelib.course.profiles`); returns ``value``."""
     choices = tuple(choices)
     if value not in choices:
         raise ValueError(f"unknown {what} {value!r}; valid choices: {', '.join(map(str, choices))}")
@@ -116,8 +111,18 @@ def resolve_device(device: Optional[str] = "auto") -> torch.device:
 
 
 def repo_root() -> Path:
-    """The checkout this package lives in (the folder above ``waelib/``)."""
-    return Path(__file__).resolve().parent.parent
+    """The repository the default ``results/``, ``figures/``, ``runs/`` and ``notebooks/`` paths
+    hang from: ``$WAELIB_ROOT`` when set; else the checkout this package lives in (the folder
+    above ``waelib/``, recognised by its ``pyproject.toml``: an editable install); else (an
+    installed package, whose folder is site-packages) the current working directory. Every
+    runner takes its folders as parameters too; this is only their default."""
+    env = os.environ.get("WAELIB_ROOT")
+    if env:
+        return Path(env).resolve()
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "waelib").is_dir():
+        return checkout
+    return Path.cwd().resolve()
 
 
 def display_path(path: PathLike) -> str:
@@ -180,7 +185,6 @@ def library_versions() -> dict:
     Read from the installed distributions' metadata (:func:`importlib.metadata.version`), so
     that recording them imports none of the libraries (importing torchvision, scipy, sklearn,
     torchmetrics, pytorch_fid and matplotlib costs seconds at the start of every run)."""
-    from importlib import metadata
     versions = {"python": platform.python_version(), "torch": str(torch.__version__),
                 "numpy": str(np.__version__)}
     for key, dist in VERSIONED_DISTRIBUTIONS.items():
@@ -226,3 +230,47 @@ def _cpu_capability() -> Optional[str]:
         return str(torch.backends.cpu.get_cpu_capability())
     except Exception:  # pragma: no cover - old torch
         return None
+
+
+# --------------------------------------------------------------------------------------
+# Progress bars
+# --------------------------------------------------------------------------------------
+def progress_bar(iterable: Any = None, **kwargs: Any):
+    """A tqdm progress bar that stays compact wherever it is shown.
+
+    - In a Jupyter kernel with ``ipywidgets`` installed: ``tqdm.notebook``'s widget (one
+      output per bar, also in papermill's executed notebooks);
+    - on a terminal (stderr is a TTY): the usual text bar;
+    - otherwise (headless: a log file, a pipe, a kernel without ``ipywidgets``): a text bar
+      refreshed at most once a minute (``mininterval=60``) instead of ten times a second, so
+      a log holds a few lines per bar rather than hundreds.
+
+    ``kwargs`` go to tqdm (an explicit ``mininterval`` wins)."""
+    mode = _progress_mode()
+    if mode == "widget":
+        from tqdm.notebook import tqdm as bar  # deferred: imports ipywidgets, only in a kernel
+    else:
+        bar = tqdm
+        if mode == "headless":
+            kwargs.setdefault("mininterval", 60.0)
+            kwargs.setdefault("file", sys.stderr)
+    return bar(iterable, **kwargs)
+
+
+def _progress_mode() -> str:
+    """``"widget"`` (Jupyter kernel with ipywidgets), ``"tty"`` or ``"headless"``."""
+    try:
+        from IPython import get_ipython  # deferred: optional, only to detect a kernel
+        ip = get_ipython()
+    except Exception:  # pragma: no cover - IPython absent
+        ip = None
+    if ip is not None and "IPKernelApp" in getattr(ip, "config", {}):
+        try:
+            import ipywidgets  # noqa: F401 - deferred: whether the widget bar can be shown
+            return "widget"
+        except ImportError:
+            return "headless"
+    try:
+        return "tty" if sys.stderr.isatty() else "headless"
+    except (AttributeError, ValueError):
+        return "headless"

@@ -45,6 +45,7 @@ The package, one concern per module (everything is re-exported here, so
 """
 from __future__ import annotations
 
+from ..utils import progress_bar  # the one progress bar of waelib, shown by the data loaders
 from .celeba import (
                      CELEBA_ATTR_FILE,
                      CELEBA_ATTR_NAMES,
@@ -71,7 +72,6 @@ from .common import (
                      check_image_batch,
                      check_image_range,
                      check_image_shape,
-                     progress_bar,
                      thesis_n_train,
                      thesis_split,
                      thesis_split_indices,

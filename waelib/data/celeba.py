@@ -8,6 +8,7 @@ partitions.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -17,9 +18,9 @@ import torch
 from torch.utils.data import Dataset
 
 from waelib.config import CELEBA_CROP, SPLIT_SEED
-from waelib.utils import atomic_path, atomic_write_json, check_choice
+from waelib.utils import atomic_path, atomic_write_json, check_choice, progress_bar
 
-from .common import PathLike, _check_image_size, _thesis_or_all, progress_bar
+from .common import PathLike, check_image_size, thesis_or_all
 
 CELEBA_SPLITS: Tuple[str, ...] = ("thesis_train", "thesis_test", "train", "valid", "test", "all")
 
@@ -61,7 +62,7 @@ def celeba_instructions(root: PathLike) -> str:
 
 def celeba_available(root: PathLike = "data") -> bool:
     """Whether CelebA's image folder ``<root>/celeba/img_align_celeba`` exists: what
-    ``dataset="auto"`` (:func:`waelib.profiles.validate_params`) uses to choose CelebA over
+    ``dataset="auto"`` (:func:`waelib.course.profiles.validate_params`) uses to choose CelebA over
     synthfaces.
 
     The path is the one ``load_dataset("celeba", root=root)`` reads (both use
@@ -73,13 +74,13 @@ def celeba_available(root: PathLike = "data") -> bool:
 
 def _celeba_paths(root: PathLike) -> Dict[str, Path]:
     """Where CelebA's files are under a data root: the one rule of :func:`celeba_available`
-    and of the loader (:func:`_check_celeba_files`)."""
+    and of the loader (:func:`check_celeba_files`)."""
     base = Path(root) / "celeba"
     return {"base": base, "images": base / CELEBA_IMAGE_DIR,
             "partition": base / CELEBA_PARTITION_FILE, "attr": base / CELEBA_ATTR_FILE}
 
 
-def _check_celeba_files(root: PathLike) -> Dict[str, Path]:
+def check_celeba_files(root: PathLike) -> Dict[str, Path]:
     paths = _celeba_paths(root)
     missing = []
     if not paths["images"].is_dir():
@@ -140,16 +141,17 @@ def read_celeba_attributes(path: PathLike) -> Tuple[List[str], List[str], np.nda
 
 
 def _celeba_transform(image_size: int, crop: Optional[int]):
-    from torchvision import transforms as T
-    steps = [] if crop is None else [T.CenterCrop(crop)]
-    steps += [T.Resize((image_size, image_size), interpolation=T.InterpolationMode.BILINEAR,
-                       antialias=True), T.PILToTensor()]
-    return T.Compose(steps)
+    # deferred: torchvision is slow to import and only this function needs it
+    from torchvision import transforms
+    steps = [] if crop is None else [transforms.CenterCrop(crop)]
+    steps += [transforms.Resize((image_size, image_size), interpolation=transforms.InterpolationMode.BILINEAR,
+                       antialias=True), transforms.PILToTensor()]
+    return transforms.Compose(steps)
 
 
 def _load_celeba_uint8(path: Path, transform) -> torch.Tensor:
     """Decode, crop and resize one image to uint8 ``(3, S, S)``; errors name the file."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError  # deferred: Pillow only to decode CelebA's files
     if not path.is_file():
         raise FileNotFoundError(f"CelebA image '{path}' is listed in {CELEBA_PARTITION_FILE} but "
                                 "missing (incomplete unzip?). " + celeba_instructions(path.parent.parent.parent))
@@ -178,7 +180,6 @@ def celeba_cache_path(root: PathLike, image_size: int, crop: Optional[int]) -> P
 
 
 def _cache_meta(image_size: int, crop: Optional[int], filenames: List[str]) -> Dict[str, Any]:
-    import hashlib
     digest = hashlib.sha1("\n".join(filenames).encode()).hexdigest()
     return {"format": CELEBA_CACHE_FORMAT, "dataset": "celeba", "image_size": int(image_size),
             "crop": crop, "n_images": len(filenames), "filenames_sha1": digest,
@@ -232,8 +233,8 @@ def build_celeba_cache(root: PathLike = "data", image_size: int = 128, crop: Opt
     :class:`FileNotFoundError` if files are only missing), and no cache is written.
     ``num_workers > 0`` decodes in parallel worker processes.  Returns the ``.npy`` path.
     """
-    image_size, crop = _check_image_size(image_size), _check_crop(crop)
-    paths = _check_celeba_files(root)
+    image_size, crop = check_image_size(image_size), _check_crop(crop)
+    paths = check_celeba_files(root)
     filenames, _ = read_celeba_partition(paths["partition"])
     npy = celeba_cache_path(root, image_size, crop)
     meta = _cache_meta(image_size, crop, filenames)
@@ -298,10 +299,10 @@ class CelebA(Dataset):
                  split_seed: int = SPLIT_SEED, progress: bool = True) -> None:
         check_choice(split, CELEBA_SPLITS, "celeba split")
         self.root, self.split = Path(root), split
-        self.image_size, self.crop = _check_image_size(image_size), _check_crop(crop)
+        self.image_size, self.crop = check_image_size(image_size), _check_crop(crop)
         if download:
             self._download()
-        paths = _check_celeba_files(root)
+        paths = check_celeba_files(root)
         self.image_dir = paths["images"]
         self.filenames, self.partition = read_celeba_partition(paths["partition"])
         names, attr_files, attr = read_celeba_attributes(paths["attr"])
@@ -315,7 +316,7 @@ class CelebA(Dataset):
         self.attr = torch.from_numpy(attr[[row[f] for f in self.filenames]])
         n = len(self.filenames)
         if split in ("thesis_train", "thesis_test", "all"):
-            self.indices = _thesis_or_all(split, n, split_seed)
+            self.indices = thesis_or_all(split, n, split_seed)
         else:
             code = {"train": 0, "valid": 1, "test": 2}[split]
             self.indices = np.flatnonzero(self.partition == code).astype(np.int64)
@@ -327,7 +328,7 @@ class CelebA(Dataset):
             self._cache = np.load(self.cache_path, mmap_mode="r")
 
     def _download(self) -> None:
-        import torchvision
+        import torchvision  # deferred: torchvision is slow to import and only this function needs it
         try:
             torchvision.datasets.CelebA(str(self.root), split="all", target_type=[], download=True)
         except Exception as exc:  # network, quota, missing gdown: explain what to do instead

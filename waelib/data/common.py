@@ -7,9 +7,9 @@
 - the image-shape rule, once: :func:`check_image_shape` (a whole data set against a
   model, with the fix to apply) and :func:`validate_images` (a batch) share
   :func:`_image_shape_mismatch`; :func:`check_image_range` refuses float images outside
-  [0, 1] (e.g. 0..255 values) with the fix;
-- :func:`progress_bar`: the one tqdm bar of the data and training loops, compact when no
-  terminal or notebook widget shows it.
+  [0, 1] (e.g. 0..255 values) with the fix.
+
+The progress bar the loaders show is :func:`waelib.utils.progress_bar`.
 """
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ thesis_split = thesis_split_indices
 # ----------------------------------------------------------------------------------------
 # Checks
 # ----------------------------------------------------------------------------------------
-def _check_image_size(image_size: Any) -> int:
+def check_image_size(image_size: Any) -> int:
     ok = (isinstance(image_size, (int, np.integer)) and not isinstance(image_size, bool)
           and MIN_IMAGE_SIZE <= int(image_size) <= MAX_IMAGE_SIZE)
     if not ok:
@@ -192,49 +192,6 @@ def check_image_range(x: torch.Tensor, dataset_desc: str = "the data set",
                      f"models expect float images in [0, 1] (or uint8 in 0..255). {fix}")
 
 
-def progress_bar(iterable: Any = None, **kwargs: Any):
-    """A tqdm progress bar that stays compact wherever it is shown.
-
-    - In a Jupyter kernel with ``ipywidgets`` installed: ``tqdm.notebook``'s widget (one
-      output per bar, also in papermill's executed notebooks);
-    - on a terminal (stderr is a TTY): the usual text bar;
-    - otherwise (headless: a log file, a pipe, a kernel without ``ipywidgets``): a text bar
-      refreshed at most once a minute (``mininterval=60``) instead of ten times a second, so
-      a log holds a few lines per bar rather than hundreds.
-
-    ``kwargs`` go to tqdm (an explicit ``mininterval`` wins)."""
-    import sys
-    mode = _progress_mode()
-    if mode == "widget":
-        from tqdm.notebook import tqdm as bar
-    else:
-        from tqdm import tqdm as bar
-        if mode == "headless":
-            kwargs.setdefault("mininterval", 60.0)
-            kwargs.setdefault("file", sys.stderr)
-    return bar(iterable, **kwargs)
-
-
-def _progress_mode() -> str:
-    """``"widget"`` (Jupyter kernel with ipywidgets), ``"tty"`` or ``"headless"``."""
-    import sys
-    try:
-        from IPython import get_ipython
-        ip = get_ipython()
-    except Exception:  # pragma: no cover - IPython absent
-        ip = None
-    if ip is not None and "IPKernelApp" in getattr(ip, "config", {}):
-        try:
-            import ipywidgets  # noqa: F401
-            return "widget"
-        except ImportError:
-            return "headless"
-    try:
-        return "tty" if sys.stderr.isatty() else "headless"
-    except (AttributeError, ValueError):
-        return "headless"
-
-
 #: Alias of :func:`validate_images`.
 check_image_batch = validate_images
 
@@ -242,7 +199,7 @@ check_image_batch = validate_images
 # ----------------------------------------------------------------------------------------
 # Split names -> indices
 # ----------------------------------------------------------------------------------------
-def _thesis_or_all(split: str, n: int, split_seed: int) -> np.ndarray:
+def thesis_or_all(split: str, n: int, split_seed: int) -> np.ndarray:
     """Indices of ``split`` among ``n`` images: ``"all"``, or the training (``"train"``,
     ``"thesis_train"``) or test part of the thesis' split scaled to ``n`` -- the one rule
     that synthfaces, CelebA's ``thesis_*`` splits and digits share."""

@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 from waelib.config import SPLIT_SEED
 from waelib.utils import check_choice
 
-from .common import _check_image_size, _thesis_or_all
+from .common import check_image_size, thesis_or_all
 
 DIGITS_SPLITS: Tuple[str, ...] = ("train", "test", "all")
 
@@ -34,15 +34,16 @@ class Digits(Dataset):
     def __init__(self, split: str = "train", image_size: int = 128, *,
                  split_seed: int = SPLIT_SEED) -> None:
         check_choice(split, DIGITS_SPLITS, "digits split")
-        self.split, self.image_size = split, _check_image_size(image_size)
+        self.split, self.image_size = split, check_image_size(image_size)
         self.attr_names, self.factor_names = None, None
         images, labels = self._all(self.image_size)
-        self.indices = _thesis_or_all(split, len(labels), split_seed)
+        self.indices = thesis_or_all(split, len(labels), split_seed)
         self._images, self._labels = images, labels
 
     @classmethod
     def _all(cls, size: int) -> Tuple[torch.Tensor, torch.Tensor]:
         if size not in cls._CACHE:
+            # deferred: scikit-learn is slow to import and only this function needs it
             from sklearn.datasets import load_digits
             d = load_digits()
             x = torch.tensor(d.images, dtype=torch.float32).div_(16.0).unsqueeze(1)

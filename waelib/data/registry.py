@@ -10,10 +10,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Subset
 
-from waelib.utils import check_choice
+from waelib.utils import check_choice, progress_bar
 
 from .celeba import CELEBA_SPLITS, CelebA
-from .common import DATASET_NAMES, PathLike, _check_image_size, check_image_range, progress_bar
+from .common import DATASET_NAMES, PathLike, check_image_range, check_image_size
 from .digits import DIGITS_SPLITS, Digits
 from .synthfaces import SYNTHFACES_SPLITS, SynthFaces
 from .synthfaces_known import SYNTHFACES_KNOWN_NAMES, SynthFacesKnownDim
@@ -91,7 +91,7 @@ def check_dataset_args(name: str, *, split: Optional[str] = None, image_size: An
     """
     check_choice(name, DATASET_NAMES, "dataset name")
     if image_size is not None:
-        image_size = _check_image_size(image_size)
+        image_size = check_image_size(image_size)
     if split is not None:
         check_choice(split, _SPLITS[name], f"{name} split")
     bad = sorted(set(options or {}) - set(_OPTIONS[name]))

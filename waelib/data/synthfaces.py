@@ -16,8 +16,8 @@ from torch.utils.data import Dataset
 from waelib.config import CELEBA_N_IMAGES, SPLIT_SEED
 from waelib.utils import check_choice
 
-from .common import _check_image_size, _thesis_or_all
-from .synthfaces_render import _NOISE_SIZE, _POS_X_MAX, _POS_Y_RANGE, _SCALE_RANGE, _TILT_MAX, render_synthfaces_params
+from .common import check_image_size, thesis_or_all
+from .synthfaces_render import NOISE_SIZE, POS_X_MAX, POS_Y_RANGE, SCALE_RANGE, TILT_MAX, render_synthfaces_params
 
 SYNTHFACES_SPLITS: Tuple[str, ...] = ("train", "test", "thesis_train", "thesis_test", "all")
 
@@ -66,7 +66,7 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
         return z ^ (z >> np.uint64(31))
 
 
-def _hash_uniforms(seed: int, ids: np.ndarray, n_slots: int) -> np.ndarray:
+def hash_uniforms(seed: int, ids: np.ndarray, n_slots: int) -> np.ndarray:
     """Uniform [0, 1) numbers of shape ``(len(ids), n_slots)``; row ``j`` depends only on
     ``(seed, ids[j])`` (a counter-based generator, so batches never interact)."""
     ids = np.asarray(ids, dtype=np.int64).astype(np.uint64)
@@ -88,7 +88,7 @@ def synthfaces_params(ids: Union[Sequence[int], np.ndarray], seed: int = 0) -> D
     to draw a counterfactual image (e.g. the same face with ``Eyeglasses`` flipped).
     """
     ids = np.asarray(ids, dtype=np.int64).reshape(-1)
-    U = _hash_uniforms(seed, ids, len(_SLOTS))
+    U = hash_uniforms(seed, ids, len(_SLOTS))
     u = {name: U[:, k] for k, name in enumerate(_SLOTS)}
     b = lambda cond: cond.astype(np.float64)  # noqa: E731
     p: Dict[str, np.ndarray] = {}
@@ -111,10 +111,10 @@ def synthfaces_params(ids: Union[Sequence[int], np.ndarray], seed: int = 0) -> D
     p["Pale_Skin"] = b(u["pale"] < 0.08)
     p["No_Beard"] = b(~(male & (u["beard"] < 0.4)))
     # continuous factors
-    p["pos_x"] = (2.0 * u["pos_x"] - 1.0) * _POS_X_MAX
-    p["pos_y"] = _POS_Y_RANGE[0] + (_POS_Y_RANGE[1] - _POS_Y_RANGE[0]) * u["pos_y"]
-    p["scale"] = _SCALE_RANGE[0] + (_SCALE_RANGE[1] - _SCALE_RANGE[0]) * u["scale"]
-    p["tilt"] = (2.0 * u["tilt"] - 1.0) * _TILT_MAX
+    p["pos_x"] = (2.0 * u["pos_x"] - 1.0) * POS_X_MAX
+    p["pos_y"] = POS_Y_RANGE[0] + (POS_Y_RANGE[1] - POS_Y_RANGE[0]) * u["pos_y"]
+    p["scale"] = SCALE_RANGE[0] + (SCALE_RANGE[1] - SCALE_RANGE[0]) * u["scale"]
+    p["tilt"] = (2.0 * u["tilt"] - 1.0) * TILT_MAX
     tone = u["skin"] ** 1.6  # more light than dark skins, as in CelebA
     p["skin_tone"] = np.where(p["Pale_Skin"] > 0, 0.12 * u["skin"], tone)
     p["bg_hue"] = u["bg_hue"]
@@ -128,8 +128,8 @@ def synthfaces_params(ids: Union[Sequence[int], np.ndarray], seed: int = 0) -> D
                  "cloth_h", "cloth_v", "cloth_s", "hat_h", "hat_v", "frame", "strand_f",
                  "strand_p", "nose_w", "bg_sat", "eye_sp", "lip_hue", "bg_val2"):
         p["u_" + name] = u[name]
-    p["noise_x"] = np.floor(u["noise_x"] * _NOISE_SIZE)
-    p["noise_y"] = np.floor(u["noise_y"] * _NOISE_SIZE)
+    p["noise_x"] = np.floor(u["noise_x"] * NOISE_SIZE)
+    p["noise_y"] = np.floor(u["noise_y"] * NOISE_SIZE)
     return p
 
 
@@ -164,13 +164,13 @@ class SynthFaces(Dataset):
     def __init__(self, split: str = "train", image_size: int = 128, *,
                  n: int = CELEBA_N_IMAGES, seed: int = 0, split_seed: int = SPLIT_SEED) -> None:
         check_choice(split, SYNTHFACES_SPLITS, "synthfaces split")
-        self.image_size = _check_image_size(image_size)
+        self.image_size = check_image_size(image_size)
         if not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"synthfaces needs n >= 1 images, got n={n!r}")
         if not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"synthfaces needs an integer seed >= 0, got seed={seed!r}")
         self.split, self.n_total, self.seed = split, int(n), int(seed)
-        self.indices: np.ndarray = _thesis_or_all(split, self.n_total, split_seed)
+        self.indices: np.ndarray = thesis_or_all(split, self.n_total, split_seed)
         self.attr_names: List[str] = list(SYNTHFACES_ATTR_NAMES)
         self.factor_names: List[str] = list(SYNTHFACES_FACTOR_NAMES)
 

@@ -63,18 +63,18 @@ import torch
 from waelib.config import SPLIT_SEED
 from waelib.utils import check_choice
 
-from .common import _check_image_size, _thesis_or_all
-from .synthfaces import SYNTHFACES_ATTR_NAMES, SYNTHFACES_SPLITS, SynthFaces, _hash_uniforms, synthfaces_params
+from .common import check_image_size, thesis_or_all
+from .synthfaces import SYNTHFACES_ATTR_NAMES, SYNTHFACES_SPLITS, SynthFaces, hash_uniforms, synthfaces_params
 from .synthfaces_render import (
-    _POS_X_MAX,
-    _POS_Y_RANGE,
-    _SCALE_RANGE,
-    _TILT_MAX,
-    _noise_texture,
-    _render_chunk,
-    _single_threaded,
-    _synthfaces_render_inputs,
+    POS_X_MAX,
+    POS_Y_RANGE,
+    SCALE_RANGE,
+    TILT_MAX,
+    noise_texture,
+    render_chunk,
     render_synthfaces_params,
+    single_threaded,
+    synthfaces_render_inputs,
 )
 
 #: Default number of images of a known-dimension set (before the thesis' 80/20 split).
@@ -92,10 +92,10 @@ KNOWN_DIM_FACTORS: Dict[int, Tuple[str, ...]] = {
 #: ``low + (high - low) * z``.  The pose ranges are those of ``synthfaces`` (the renderer's
 #: feature window is derived from them); the ``u_*`` inputs span their whole [0, 1].
 KNOWN_FACTOR_RANGES: Dict[str, Tuple[float, float]] = {
-    "pos_x": (-_POS_X_MAX, _POS_X_MAX),
-    "pos_y": (float(_POS_Y_RANGE[0]), float(_POS_Y_RANGE[1])),
-    "scale": (float(_SCALE_RANGE[0]), float(_SCALE_RANGE[1])),
-    "tilt": (-_TILT_MAX, _TILT_MAX),
+    "pos_x": (-POS_X_MAX, POS_X_MAX),
+    "pos_y": (float(POS_Y_RANGE[0]), float(POS_Y_RANGE[1])),
+    "scale": (float(SCALE_RANGE[0]), float(SCALE_RANGE[1])),
+    "tilt": (-TILT_MAX, TILT_MAX),
     "skin_tone": (0.0, 1.0),
     "bg_hue": (0.0, 0.8),
     "bg_lightness": (0.25, 0.97),
@@ -151,7 +151,7 @@ def synthfaces_known_latents(ids: Union[Sequence[int], np.ndarray], n_dims: int,
     same number for every ``n_dims`` (so the n = 8 latents are the first 8 of n = 16)."""
     n_dims = _check_n_dims(n_dims)
     ids = np.asarray(ids, dtype=np.int64).reshape(-1)
-    return _hash_uniforms(int(seed) ^ _KNOWN_SEED_TAG, ids, n_dims)
+    return hash_uniforms(int(seed) ^ _KNOWN_SEED_TAG, ids, n_dims)
 
 
 def synthfaces_known_params_from_latents(latent: Union[np.ndarray, torch.Tensor],
@@ -189,17 +189,17 @@ def render_params_float(params: Dict[str, np.ndarray], image_size: int = 64,
     """:func:`~waelib.data.render_synthfaces_params` before the rounding to uint8: float32
     ``(B, 3, S, S)`` in [0, 1] from a parameter dict of ``(B,)`` arrays (piecewise smooth in
     the continuous parameters, for finite differences).  Same chunking, same pixels."""
-    H = _check_image_size(image_size)
+    H = check_image_size(image_size)
     device = torch.device(device)
     r_all = {k: torch.as_tensor(np.ascontiguousarray(v, dtype=np.float32), device=device)
-             for k, v in _synthfaces_render_inputs(params).items()}
+             for k, v in synthfaces_render_inputs(params).items()}
     B = r_all["cx"].shape[0]
     out = torch.empty((B, 3, H, H), dtype=torch.float32, device=device)
     step = max(1, ((1 << 24) if device.type == "cuda" else (1 << 16)) // (H * H))
-    tex = _noise_texture(device)
-    with _single_threaded(device), torch.inference_mode():
+    tex = noise_texture(device)
+    with single_threaded(device), torch.inference_mode():
         for i in range(0, B, step):
-            out[i:i + step] = _render_chunk({k: v[i:i + step] for k, v in r_all.items()}, H, tex)
+            out[i:i + step] = render_chunk({k: v[i:i + step] for k, v in r_all.items()}, H, tex)
     return out
 
 
@@ -268,13 +268,13 @@ class SynthFacesKnownDim(SynthFaces):
         self.true_dim: int = _check_n_dims(true_dim)
         self.name = SYNTHFACES_KNOWN_NAMES[self.true_dim]
         check_choice(split, SYNTHFACES_SPLITS, f"{self.name} split")
-        self.image_size = _check_image_size(image_size)
+        self.image_size = check_image_size(image_size)
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"{self.name} needs n >= 1 images, got n={n!r}")
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"{self.name} needs an integer seed >= 0, got seed={seed!r}")
         self.split, self.n_total, self.seed = split, int(n), int(seed)
-        self.indices: np.ndarray = _thesis_or_all(split, self.n_total, split_seed)
+        self.indices: np.ndarray = thesis_or_all(split, self.n_total, split_seed)
         self.attr_names: List[str] = []
         self.factor_names: List[str] = list(KNOWN_DIM_FACTORS[self.true_dim])
         self.factor_ranges: Dict[str, Tuple[float, float]] = {

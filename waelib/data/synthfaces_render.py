@@ -6,7 +6,7 @@ signed-distance shapes and soft shading.  Every operation is element-wise per im
 an image's pixels never depend on the batch or chunk it is drawn in; thousands of images
 per second on one CPU core (or on a GPU).
 
-The pose ranges (:data:`_POS_X_MAX`, ...) live here because the renderer's feature window
+The pose ranges (:data:`POS_X_MAX`, ...) live here because the renderer's feature window
 is derived from them; the parameter generator reads them from this module.
 """
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Any, Dict, Iterator, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
-from .common import _check_image_size
+from .common import check_image_size
 
-_NOISE_SIZE = 256
+NOISE_SIZE = 256
 
 
 def _hsv_to_rgb(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -48,9 +48,11 @@ _FRAME_COLS = np.array([[0.05, 0.05, 0.05], [0.30, 0.18, 0.08], [0.70, 0.58, 0.3
                         [0.12, 0.12, 0.30]])
 
 
-def _synthfaces_render_inputs(p: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+def synthfaces_render_inputs(p: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
     """Turn :func:`synthfaces_params` into what the renderer draws: colours ``(B, 3)``
     and geometry ``(B,)`` (a pure per-row function, so batching cannot change a row)."""
+    # Long on purpose: one list of renderer inputs; the committed synthfaces images, the classifier
+    # trained on them and every committed FCD depend on these exact draws in this order.
     B = p["Male"].shape[0]
     one = np.ones(B)
     male, smile, mopen = p["Male"], p["Smiling"], p["Mouth_Slightly_Open"]
@@ -145,7 +147,7 @@ _MOUTH_INSIDE = (0.24, 0.06, 0.07)
 _TEETH = (0.95, 0.93, 0.88)
 
 
-def _noise_texture(device: torch.device) -> torch.Tensor:
+def noise_texture(device: torch.device) -> torch.Tensor:
     """A fixed 256x256 grain texture in [-1, 1] (flattened), cached per device.
 
     Each image reads it at its own (hashed) offset, which gives skin, hair and background
@@ -153,7 +155,7 @@ def _noise_texture(device: torch.device) -> torch.Tensor:
     key = str(device)
     tex = _NOISE_CACHE.get(key)
     if tex is None:
-        w = np.random.default_rng(20220531).standard_normal((_NOISE_SIZE, _NOISE_SIZE))
+        w = np.random.default_rng(20220531).standard_normal((NOISE_SIZE, NOISE_SIZE))
         smooth = (w + np.roll(w, 1, 0) + np.roll(w, 1, 1) + np.roll(np.roll(w, 1, 0), 1, 1)) / 2.0
         t = 0.6 * w + 0.4 * smooth
         t = np.clip(t / t.std(), -2.5, 2.5) / 2.5
@@ -175,10 +177,10 @@ def _ellipse_sd(du: torch.Tensor, dv: torch.Tensor, rx: Any, ry: Any) -> torch.T
 
 
 # Ranges of the pose parameters; the feature window below is derived from them.
-_POS_X_MAX = 0.08                 # |pos_x| <= 0.08
-_POS_Y_RANGE = (0.04, 0.16)
-_SCALE_RANGE = (0.66, 0.78)
-_TILT_MAX = 0.15                  # radians
+POS_X_MAX = 0.08                 # |pos_x| <= 0.08
+POS_Y_RANGE = (0.04, 0.16)
+SCALE_RANGE = (0.66, 0.78)
+TILT_MAX = 0.15                  # radians
 # Face-local box (u, v) that contains every small feature (eyes, brows, eye shadow,
 # blush, nose, mouth, eyeglass rims): they are drawn only inside its image-space bound.
 _FEATURE_U_MAX = 0.62
@@ -190,12 +192,12 @@ def _feature_window(H: int) -> Tuple[int, int, int, int]:
     features of every possible face (derived from the pose ranges, plus a 2-pixel
     anti-aliasing margin).  About a third of the image; the renderer draws the features
     there only, which makes it ~1.7x faster and cannot change a pixel."""
-    st = math.sin(_TILT_MAX)
-    smax = _SCALE_RANGE[1]
+    st = math.sin(TILT_MAX)
+    smax = SCALE_RANGE[1]
     vmin, vmax = _FEATURE_V_RANGE
-    xmax = _POS_X_MAX + smax * (_FEATURE_U_MAX + st * max(-vmin, vmax))
-    ymin = _POS_Y_RANGE[0] + smax * (vmin - st * _FEATURE_U_MAX)
-    ymax = _POS_Y_RANGE[1] + smax * (vmax + st * _FEATURE_U_MAX)
+    xmax = POS_X_MAX + smax * (_FEATURE_U_MAX + st * max(-vmin, vmax))
+    ymin = POS_Y_RANGE[0] + smax * (vmin - st * _FEATURE_U_MAX)
+    ymax = POS_Y_RANGE[1] + smax * (vmax + st * _FEATURE_U_MAX)
     pw = 2.0 / H
 
     def lo(z: float) -> int:
@@ -207,7 +209,7 @@ def _feature_window(H: int) -> Tuple[int, int, int, int]:
     return lo(ymin), hi(ymax), lo(-xmax), hi(xmax)
 
 
-def _render_chunk(r: Dict[str, torch.Tensor], H: int, tex: torch.Tensor,
+def render_chunk(r: Dict[str, torch.Tensor], H: int, tex: torch.Tensor,
                   window: bool = True) -> torch.Tensor:
     """Draw one chunk of faces; ``r`` holds float32 tensors ``(B,)`` / ``(B, 3)``.
 
@@ -215,6 +217,9 @@ def _render_chunk(r: Dict[str, torch.Tensor], H: int, tex: torch.Tensor,
     other rows of the chunk.  ``window=False`` draws the small features over the whole
     image instead of :func:`_feature_window` (for tests: the result must be identical).
     Returns float32 ``(B, 3, H, H)`` in [0, 1]."""
+    # Long on purpose: the renderer's operations in the order that made the committed synthfaces
+    # images (the classifier and every committed FCD depend on them bit for bit); split, they
+    # would be easier to reorder by accident than to read.
     dev = tex.device
     B = r["cx"].shape[0]
     f32 = torch.float32
@@ -245,9 +250,9 @@ def _render_chunk(r: Dict[str, torch.Tensor], H: int, tex: torch.Tensor,
 
     # per-pixel grain from the shared texture at a per-image offset
     ar = torch.arange(H, device=dev)
-    rows = (ar.view(1, H, 1) + r["noise_y"].long().view(B, 1, 1)) % _NOISE_SIZE
-    cols = (ar.view(1, 1, H) + r["noise_x"].long().view(B, 1, 1)) % _NOISE_SIZE
-    nz = tex[rows * _NOISE_SIZE + cols]  # (B, H, W)
+    rows = (ar.view(1, H, 1) + r["noise_y"].long().view(B, 1, 1)) % NOISE_SIZE
+    cols = (ar.view(1, 1, H) + r["noise_x"].long().view(B, 1, 1)) % NOISE_SIZE
+    nz = tex[rows * NOISE_SIZE + cols]  # (B, H, W)
 
     # background: gradient, soft light blob, vignette, grain
     g = (s("bg_gx") * X + s("bg_gy") * Y).mul_(0.5).add_(0.5).clamp_(0.0, 1.0)
@@ -395,7 +400,7 @@ def _to_uint8(img: torch.Tensor) -> torch.Tensor:
 
 
 @contextlib.contextmanager
-def _single_threaded(device: torch.device) -> Iterator[None]:
+def single_threaded(device: torch.device) -> Iterator[None]:
     """Run torch CPU ops single-threaded inside the block; restore the count after."""
     threads = torch.get_num_threads()
     single = device.type == "cpu" and threads != 1
@@ -417,9 +422,9 @@ def render_synthfaces_params(params: Dict[str, np.ndarray], image_size: int = 12
     drawn in chunks of about ``chunk_pixels`` pixels (64k on CPU, so the working set
     stays in cache; 16M on a GPU); chunking never changes the result.
     """
-    H = _check_image_size(image_size)
+    H = check_image_size(image_size)
     device = torch.device(device)
-    r_np = _synthfaces_render_inputs(params)
+    r_np = synthfaces_render_inputs(params)
     B = r_np["cx"].shape[0]
     out = torch.empty((B, 3, H, H), dtype=torch.uint8, device=device)
     if B == 0:
@@ -427,15 +432,15 @@ def render_synthfaces_params(params: Dict[str, np.ndarray], image_size: int = 12
     if chunk_pixels is None:
         chunk_pixels = (1 << 24) if device.type == "cuda" else (1 << 16)
     step = max(1, int(chunk_pixels) // (H * H))
-    tex = _noise_texture(device)
+    tex = noise_texture(device)
     r_all = {k: torch.as_tensor(np.ascontiguousarray(v, dtype=np.float32), device=device)
              for k, v in r_np.items()}
     # The chunks are small (cache-sized), where intra-op threads only add overhead -- and
     # on a shared, oversubscribed CPU they make every one of the ~500 small ops per chunk
     # wait for a descheduled thread (measured: 6 instead of 3,000 img/s on 2 busy cores).
     # So the CPU renderer runs single-threaded and restores the thread count afterwards.
-    with _single_threaded(device), torch.inference_mode():
+    with single_threaded(device), torch.inference_mode():
         for i in range(0, B, step):
             r = {k: v[i:i + step] for k, v in r_all.items()}
-            out[i:i + step] = _to_uint8(_render_chunk(r, H, tex))
+            out[i:i + step] = _to_uint8(render_chunk(r, H, tex))
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import platform
 import time
 from typing import Any, Dict, Optional, Sequence
 
@@ -30,7 +31,6 @@ def _images_per_second(ext: FeatureExtractor, size: int, batch: int, repeats: in
 
 def bench(*, dim: int = 2048, threads: Optional[int] = None) -> Dict[str, Any]:
     """Print and return this machine's metric costs (see module docstring)."""
-    import platform
 
     if threads:
         torch.set_num_threads(threads)
@@ -65,7 +65,7 @@ def bench(*, dim: int = 2048, threads: Optional[int] = None) -> Dict[str, Any]:
     t = time.perf_counter()
     ours = frechet_distance(mu1, s1, mu2, s2)
     t_ours = time.perf_counter() - t
-    import scipy.linalg
+    import scipy.linalg  # deferred: scipy only for the matrix square root of this command
 
     t = time.perf_counter()
     covmean = scipy.linalg.sqrtm(s1 @ s2)
@@ -79,10 +79,13 @@ def bench(*, dim: int = 2048, threads: Optional[int] = None) -> Dict[str, Any]:
     return res
 
 
+#: The command's description: the first line of :mod:`waelib.metrics`' docstring.
+DESCRIPTION = ("Evaluation metrics: FID (Inception or an offline classifier), sharpness, RMSE, MS-SSIM "
+               "diversity, improved precision/recall, KID and latent correlation (NAC).")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    import waelib.metrics as package  # its docstring's first line describes the command
-    p = argparse.ArgumentParser(prog="python -m waelib.metrics",
-                                description=(package.__doc__ or "").split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m waelib.metrics", description=DESCRIPTION)
     p.add_argument("--bench", action="store_true", help="time feature extraction and the FD")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = p.parse_args(argv)

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
+from torch import nn
 
 from waelib.utils import resolve_device
 
@@ -98,6 +97,7 @@ class InceptionFeatures(FeatureExtractor):
     def __init__(self, weights_path: Optional[Union[str, Path]] = None, *,
                  random_weights: bool = False) -> None:
         super().__init__()
+        # deferred: torchvision and pytorch-fid are slow to import; only the Inception network needs them
         import torchvision
         from pytorch_fid.inception import FIDInceptionA, FIDInceptionC, FIDInceptionE_1, FIDInceptionE_2
 
@@ -139,7 +139,7 @@ class InceptionFeatures(FeatureExtractor):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """``(N, 3, H, W)`` in ``[0, 1]`` → ``(N, 2048)`` pool3 features."""
         x = to_float_images(images)
-        x = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
+        x = nn.functional.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
         x = 2.0 * x - 1.0
         return self.blocks(x).flatten(1)
 
@@ -215,7 +215,7 @@ class ClassifierFeatures(FeatureExtractor):
         """float/uint8 ``(N, 3, H, W)`` → ``(N, 3, 64, 64)`` in ``[-1, 1]``."""
         x = to_float_images(images)
         if x.shape[-2:] != (self.input_size, self.input_size):
-            x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear",
+            x = nn.functional.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear",
                               align_corners=False, antialias=x.shape[-1] > self.input_size)
         return 2.0 * x - 1.0
 

@@ -13,6 +13,7 @@ from typing import Any, Iterable, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader, Dataset
 
 from waelib.utils import atomic_write_bytes, resolve_device
 
@@ -104,7 +105,6 @@ def _uint8_fast_path(dataset: Any) -> Tuple[Any, Optional[np.ndarray]]:
 def _iter_batches(source: Any, *, n: Optional[int], batch_size: int) -> Iterator[torch.Tensor]:
     """Yield float image batches from a tensor/array, a Dataset, an iterable of batches
     (e.g. a DataLoader) or a callable ``f(batch_size) -> images``; at most ``n`` images."""
-    from torch.utils.data import DataLoader, Dataset
 
     if isinstance(source, (torch.Tensor, np.ndarray)):
         total = len(source) if n is None else min(n, len(source))

@@ -9,7 +9,7 @@ from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+from torch import nn
 
 #: ITU-R BT.601 luma weights used to convert RGB to grey (both sharpness definitions).
 LUMA_WEIGHTS: Tuple[float, float, float] = (0.299, 0.587, 0.114)
@@ -95,7 +95,7 @@ def laplacian_sharpness(images: torch.Tensor, scale: float = 1.0) -> torch.Tenso
     """
     g = (to_grey(images) * scale).unsqueeze(1)
     k = torch.tensor(_LAPLACIAN, dtype=torch.float64, device=g.device).view(1, 1, 3, 3)
-    r = F.conv2d(g, k)  # cross-correlation == convolution for this symmetric kernel
+    r = nn.functional.conv2d(g, k)  # cross-correlation == convolution for this symmetric kernel
     return r.flatten(1).var(dim=1, unbiased=False)
 
 
@@ -141,8 +141,8 @@ def _ssim_level(x: torch.Tensor, y: torch.Tensor, win: torch.Tensor, data_range:
     w = win.shape[0]
 
     def filt(t: torch.Tensor) -> torch.Tensor:
-        t = F.conv2d(t, win.view(1, 1, 1, w).expand(c, 1, 1, w), groups=c)
-        return F.conv2d(t, win.view(1, 1, w, 1).expand(c, 1, w, 1), groups=c)
+        t = nn.functional.conv2d(t, win.view(1, 1, 1, w).expand(c, 1, 1, w), groups=c)
+        return nn.functional.conv2d(t, win.view(1, 1, w, 1).expand(c, 1, w, 1), groups=c)
 
     c1, c2 = (K[0] * data_range) ** 2, (K[1] * data_range) ** 2
     mu1, mu2 = filt(x), filt(y)
@@ -185,8 +185,8 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor, *, data_range: float = 1.0,
         if i < levels - 1:
             mcs.append(torch.relu(cs))
             pad = [s_ % 2 for s_ in x.shape[2:]]
-            x = F.avg_pool2d(x, kernel_size=2, padding=pad)
-            y = F.avg_pool2d(y, kernel_size=2, padding=pad)
+            x = nn.functional.avg_pool2d(x, kernel_size=2, padding=pad)
+            y = nn.functional.avg_pool2d(y, kernel_size=2, padding=pad)
     stack = torch.stack(mcs + [torch.relu(ssim_c)], dim=0)  # (levels, N, C)
     return torch.prod(stack ** wts.view(-1, 1, 1), dim=0).mean(1)
 

@@ -1,4 +1,5 @@
-"""One resumable, guarded training loop for the five models (thesis §4.3, Algorithm 2).
+"""One resumable, guarded training loop for every registered model (thesis §4.3); each step is
+the model's objective (:mod:`waelib.objectives`: Algorithm 2 for the WAE-GAN, ...).
 
 Notebooks call :func:`fit`; the shell runs the same code::
 
@@ -45,6 +46,7 @@ Adam measured for that model, size and kind of CPU (:mod:`~waelib.train.fastpath
 """
 from __future__ import annotations
 
+from .batches import BatchSource, epoch_permutation
 from .checkpoint import (
     CHECKPOINT_NAME,
     CONFIG_NAME,
@@ -57,7 +59,7 @@ from .checkpoint import (
 )
 from .cli import main
 from .config import RESUME_KEYS, TrainConfig, default_lrs
-from .dataset import check_before_loading, check_image_shape, dataset_names, epoch_permutation
+from .dataset import check_before_loading, check_image_shape, dataset_names
 from .run import TENSORBOARD_DIR, FitResult, Run, fit
 from .trainer import Trainer
 

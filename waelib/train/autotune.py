@@ -37,6 +37,10 @@ from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 import numpy as np
 import torch
 
+from ..utils import atomic_write_json
+from .batches import BatchSource
+from .runtime import compiler_available
+
 __all__ = ["AUTOTUNE_MIN_STEPS", "COMPILE_MEASURE_MIN_SECONDS", "EAGER_CANDIDATES", "BatchSource",
            "autotune_enabled", "cache_file", "cache_key", "lookup", "measure", "store", "time_steps"]
 
@@ -80,7 +84,7 @@ def _locked(path: Path) -> Iterator[None]:
     """An exclusive advisory lock on ``path.lock`` (POSIX); a no-op where fcntl is missing."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        import fcntl
+        import fcntl  # deferred: POSIX only (the cache lock); absent on Windows
     except ImportError:  # pragma: no cover - Windows
         yield
         return
@@ -109,7 +113,6 @@ def lookup(key: str) -> Optional[Dict[str, Any]]:
 
 def store(key: str, entry: Dict[str, Any]) -> Path:
     """Merge ``entry`` under ``key`` into the cache file (atomic write under the lock)."""
-    from ..utils import atomic_write_json
 
     path = cache_file()
     with _locked(path):
@@ -118,42 +121,6 @@ def store(key: str, entry: Dict[str, Any]) -> Path:
         atomic_write_json(path, {"what": "waelib's measured CPU fast path (waelib.train.autotune)",
                                  "entries": entries})
     return path
-
-
-class BatchSource:
-    """Batches the way the trainer draws them: a uint8 (N, 3, S, S) tensor gathered with
-    :func:`waelib.train.epoch_permutation` of ``seed``, converted by ``trainer.prepare_batch``.
-
-    Shared by the autotuner and :mod:`waelib.bench`, so that both time the trainer's data path.
-    """
-
-    def __init__(self, images: torch.Tensor, batch_size: int, seed: int = 0):
-        from .dataset import epoch_permutation
-
-        self.images, self.batch_size, self.seed = images, int(batch_size), int(seed)
-        self.per_epoch = max(1, len(images) // self.batch_size)
-        self._perm_fn = epoch_permutation
-        self.i, self.perm = 0, None
-
-    @classmethod
-    def random(cls, batch_size: int, image_size: int, n_batches: int = 8, seed: int = 0) -> "BatchSource":
-        """Random uint8 images (a generator of its own: the global RNG is not touched)."""
-        g = torch.Generator().manual_seed(seed)
-        images = torch.randint(0, 256, (batch_size * n_batches, 3, image_size, image_size),
-                               dtype=torch.uint8, generator=g)
-        return cls(images, batch_size, seed)
-
-    def next_indices(self) -> torch.Tensor:
-        """The indices (batch_size,) of the next batch of the epoch's permutation."""
-        epoch, pos = divmod(self.i, self.per_epoch)
-        if pos == 0 or self.perm is None:
-            self.perm = self._perm_fn(len(self.images), self.seed, epoch)
-        self.i += 1
-        return self.perm[pos * self.batch_size:(pos + 1) * self.batch_size]
-
-    def next(self, trainer) -> torch.Tensor:
-        """The next float batch, prepared by ``trainer`` (device, layout)."""
-        return trainer.prepare_batch(self.images[self.next_indices()])
 
 
 @contextlib.contextmanager
@@ -176,14 +143,23 @@ def time_steps(trainer, source: BatchSource, steps: int) -> float:
     return time.perf_counter() - t0
 
 
-def _trainer(model: str, image_size: int, width: float, batch_size: int, settings: Dict[str, bool]):
-    from .config import TrainConfig
-    from .trainer import Trainer
+#: Builds the trainer a measurement times: ``(model, image_size, width, batch_size, settings)
+#: -> Trainer`` on the CPU. :mod:`waelib.train.trainer` registers it when it is imported (it
+#: always is: ``waelib.train`` imports it), so that this module, which the configuration's
+#: resolution uses, imports nothing above it (no import cycle).
+_TRAINER_FACTORY: Optional[Callable[..., Any]] = None
 
-    cfg = TrainConfig(model=model, image_size=image_size, width=width, batch_size=batch_size,
-                      device="cpu", steps=1, progress=False, amp=None, **settings
-                      ).resolved(torch.device("cpu"))
-    return Trainer(cfg)
+
+def register_trainer_factory(factory: Callable[..., Any]) -> None:
+    """Set the builder of the trainers :func:`measure` times (see :data:`_TRAINER_FACTORY`)."""
+    global _TRAINER_FACTORY
+    _TRAINER_FACTORY = factory
+
+
+def _trainer(model: str, image_size: int, width: float, batch_size: int, settings: Dict[str, bool]):
+    if _TRAINER_FACTORY is None:  # pragma: no cover - waelib.train always registers it
+        raise RuntimeError("no trainer factory registered: import waelib.train before measuring")
+    return _TRAINER_FACTORY(model, image_size, width, batch_size, settings)
 
 
 def measure(model: str, image_size: int, width: float, batch_size: int, *,
@@ -232,8 +208,6 @@ def measure_compile(model: str, image_size: int, width: float, batch_size: int,
     """``compile_seconds`` (the first two compiled steps less two eager steps: with a cold
     inductor cache, the cold compile), ``compile_speedup`` (eager / compiled seconds per step)
     and ``compile_seconds_per_step``, for the eager settings of ``entry`` (from :func:`measure`)."""
-    from .fastpath import compiler_available
-
     if not compiler_available():
         return {"compile_speedup": None, "compile_note": "no C++ compiler for inductor"}
     eager_step = float(entry["seconds_per_step"])

@@ -33,7 +33,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from ..models import build_model
+from ..registry import build_model, objective_for
 from ..utils import atomic_torch_save, atomic_write_json, resolve_device
 from .config import RESUME_KEYS, TrainConfig
 from .runtime import log_rank0
@@ -189,7 +189,7 @@ def write_checkpoint(path: Path, model: nn.Module, optimizers: Mapping[str, torc
                        "permutation": "waelib.train.epoch_permutation(n_items, seed, epoch)"},
         "rng": {"ranks": rng_states}, "world_size": world_size,
         "config": cfg.to_dict(), "finished": finished,
-        "model_name": cfg.model, "kind": model.kind,
+        "model_name": cfg.model, "objective": objective_for(cfg.model).name,
     }, path)
 
 
@@ -239,10 +239,6 @@ def restore_checkpoint(trainer, ckpt: Dict[str, Any], *, seed: int, rank: int, w
     return step
 
 
-#: Which learning rate of :class:`~waelib.train.TrainConfig` drives which optimiser.
-_LR_FIELD = {"model": "lr", "ae": "lr", "disc": "disc_lr", "enc": "lr", "dec": "disc_lr"}
-
-
 def apply_learning_rates(trainer, cfg: TrainConfig) -> Dict[str, List[float]]:
     """Set the learning rates of ``cfg`` (``lr``, ``disc_lr``) on the optimisers of
     ``trainer``, e.g. after :func:`restore_checkpoint` loaded the checkpoint's (old) ones, so
@@ -250,7 +246,7 @@ def apply_learning_rates(trainer, cfg: TrainConfig) -> Dict[str, List[float]]:
     estimates are kept. Returns ``{field: [old, new]}`` for each rate that changed."""
     changed: Dict[str, List[float]] = {}
     for name, opt in trainer.optimizers.items():
-        field = _LR_FIELD.get(name, "lr")
+        field = trainer.lr_fields[name]          # as the objective named it
         new = getattr(cfg, field)
         if new is None:
             continue

@@ -24,7 +24,7 @@ from typing import Any, Dict, NoReturn, Optional, Sequence
 import torch
 import torch.distributed as dist
 
-from .. import config as C
+from .. import config, registry
 from .checkpoint import (
     CHECKPOINT_NAME,
     CONFIG_NAME,
@@ -46,14 +46,16 @@ PROG = "python -m waelib.train"
 EXIT_ERROR, EXIT_DIVERGED = 2, 1
 EXIT_SIGINT, EXIT_SIGTERM = 128 + signal.SIGINT, 128 + signal.SIGTERM
 
+_THESIS = dict(size=config.IMAGE_SIZE, epochs=config.EPOCHS, batch=config.BATCH_SIZE,
+               n_train=config.CELEBA_N_TRAIN)
 DESCRIPTION = f"""\
 Train one of the thesis' models (also under torchrun for several GPUs): one resumable loop that
 writes config.json, log.jsonl, checkpoint.pt and sample grids into --out.
 
 The defaults are the thesis' setting: a bare `{PROG} --model wae_mmd` trains at
-{C.IMAGE_SIZE} px, full width, for {C.EPOCHS} epochs with batch {C.BATCH_SIZE} on {C.CELEBA_N_TRAIN:,} training
-images of synthfaces, which are rendered first (about 5 minutes on a CPU before the first
-step) -- a GPU job. For a first try on a CPU:
+{_THESIS['size']} px, full width, for {_THESIS['epochs']} epochs with batch {_THESIS['batch']} on
+{_THESIS['n_train']:,} training images of synthfaces, which are rendered first (about 5 minutes on a
+CPU before the first step) -- a GPU job. For a first try on a CPU:
 
   {PROG} --model wae_mmd --image-size 32 --width 0.125 --steps 2000
 """
@@ -102,19 +104,20 @@ def _opt(p, *flags: str, shown: Any = None, **kw) -> argparse.Action:
 
 
 def _parser() -> argparse.ArgumentParser:
+    # Long on purpose: one add_argument per option, grouped as --help shows them.
     d = TrainConfig()
     p = _Parser(prog=PROG, description=DESCRIPTION, epilog=EPILOG, formatter_class=_HelpFormatter)
     g = p.add_argument_group("model and data")
-    _opt(g, "--model", choices=C.ALL_MODEL_NAMES, shown="required unless --resume",
+    _opt(g, "--model", choices=registry.MODEL_NAMES, shown="required unless --resume",
          help="which model to train: the thesis' five, or rae, intro_vae, mask_aae (notebook 06)")
     _opt(g, "--dataset", shown=d.dataset,
          help=f"data set name ({', '.join(dataset_names())}), or a .pt file holding a uint8 "
               f"(N, 3, S, S) image tensor (or float in [0, 1])")
-    _opt(g, "--image-size", type=int, choices=C.SUPPORTED_IMAGE_SIZES, shown=d.image_size,
+    _opt(g, "--image-size", type=int, choices=config.SUPPORTED_IMAGE_SIZES, shown=d.image_size,
          help="side S of the (3, S, S) images; the model is built for it and the data loaded at it")
     _opt(g, "--width", type=float, shown=d.width,
          help="channel multiplier of every network (1.0 = thesis; 0.125 trains in minutes on a CPU)")
-    _opt(g, "--latent-dim", type=int, shown=f"thesis: {C.VAE_LATENT_DIM} VAE, {C.WAE_LATENT_DIM} WAE",
+    _opt(g, "--latent-dim", type=int, shown=f"thesis: {config.VAE_LATENT_DIM} VAE, {config.WAE_LATENT_DIM} WAE",
          help="size of the latent code")
     _opt(g, "--n", type=int, shown="all",
          help="use only N images (synthfaces: generate N images, then take the thesis split)")
@@ -128,19 +131,19 @@ def _parser() -> argparse.ArgumentParser:
               "(needs internet and gdown; often refused by quota)")
     g = p.add_argument_group("schedule and optimisation")
     x = g.add_mutually_exclusive_group()
-    _opt(x, "--epochs", type=int, shown=f"{C.EPOCHS} when neither --epochs nor --steps is given",
+    _opt(x, "--epochs", type=int, shown=f"{config.EPOCHS} when neither --epochs nor --steps is given",
          help="passes over the training images")
     _opt(x, "--steps", type=int, shown="none", help="total optimisation steps (instead of --epochs)")
     _opt(g, "--batch-size", type=int, shown=d.batch_size,
          help="global batch size (split over torchrun ranks)")
     _opt(g, "--lr", type=float,
-         shown=f"thesis: {C.VAE_LR:g} VAE and WAE-MMD, {C.WAE_AE_LR:g} WAE-GAN auto-encoder",
+         shown=f"thesis: {config.VAE_LR:g} VAE and WAE-MMD, {config.WAE_AE_LR:g} WAE-GAN auto-encoder",
          help="Adam learning rate of the model (of the auto-encoder for WAE-GAN); with --resume "
               "it replaces the checkpoint's rate")
-    _opt(g, "--disc-lr", type=float, shown=f"{C.WAE_DISC_LR:g}",
+    _opt(g, "--disc-lr", type=float, shown=f"{config.WAE_DISC_LR:g}",
          help="Adam learning rate of the latent discriminator (wae_gan, wae_resnet); with "
               "--resume it replaces the checkpoint's rate")
-    _opt(g, "--lam", type=float, shown=f"{C.WAE_GAN_LAMBDA:g} GAN, {C.WAE_MMD_LAMBDA:g} MMD",
+    _opt(g, "--lam", type=float, shown=f"{config.WAE_GAN_LAMBDA:g} GAN, {config.WAE_MMD_LAMBDA:g} MMD",
          help="weight lambda of the WAE penalty")
     _opt(g, "--seed", type=int, shown=d.seed, help="seed of the initialisation and data order")
     g = p.add_argument_group("run")
@@ -212,7 +215,7 @@ def _config(p: argparse.ArgumentParser, args: argparse.Namespace) -> TrainConfig
         p.error(f"--resume needs --out pointing at a run folder with {CONFIG_NAME} (none at "
                 f"{given.get('out', 'the default folder')}), or --model and the run's settings")
     elif "model" not in given:
-        p.error("--model is required (valid choices: " + ", ".join(C.ALL_MODEL_NAMES) + ")")
+        p.error("--model is required (valid choices: " + ", ".join(registry.MODEL_NAMES) + ")")
     base.update(given)
     if download:
         if base.get("dataset", TrainConfig.dataset) != "celeba":

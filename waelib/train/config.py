@@ -10,39 +10,18 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
-from .. import config as C
+from .. import config
 from ..losses import recon_scale_for
-from ..models import check_model_name
+from ..registry import model_spec, objective_for
+from .fastpath import cpu_choice
 
-__all__ = ["TrainConfig", "default_lrs", "RESUME_KEYS", "LOSS_OPTIONS"]
+__all__ = ["TrainConfig", "default_lrs", "RESUME_KEYS", "REUSE_KEYS"]
 
 
 def default_lrs(model_name: str) -> Tuple[float, Optional[float]]:
-    """Thesis learning rates ``(lr, disc_lr)`` for a model (disc_lr is None without a GAN)."""
-    kind = check_model_name(model_name).kind
-    if kind == "vae":
-        return C.VAE_LR, None
-    if kind == "wae_mmd":
-        return C.WAE_MMD_LR, None
-    if kind == "rae":
-        return C.RAE_LR, None
-    if kind == "intro_vae":
-        return C.INTRO_LR, C.INTRO_LR      # encoder, generator
-    return C.WAE_AE_LR, C.WAE_DISC_LR
-
-
-def _default_betas(model_name: str) -> Tuple[float, float]:
-    kind = check_model_name(model_name).kind
-    if kind == "intro_vae":
-        return tuple(C.INTRO_BETAS)
-    return (C.VAE_BETA1 if kind == "vae" else C.WAE_BETA1), 0.999
-
-
-#: The objective's options that ``TrainConfig.loss_options`` may set, per model kind
-#: (defaults in :mod:`waelib.config`; the thesis' models take ``lam``/``recon_scale`` instead).
-LOSS_OPTIONS: Dict[str, Tuple[str, ...]] = {
-    "vae": (), "wae_mmd": (), "wae_gan": ("mask_weight", "mask_binary"), "rae": ("z_weight", "decoder_l2"),
-    "intro_vae": ("alpha", "beta", "margin")}
+    """Default learning rates ``(lr, disc_lr)`` of a model's objective (disc_lr is None for an
+    objective with one optimiser); an unknown name is a ValueError."""
+    return objective_for(model_name).default_lrs()
 
 
 @dataclass
@@ -50,7 +29,7 @@ class TrainConfig:
     """Everything a training run needs. ``None`` means "the thesis / device default".
 
     Model and data:
-        model: one of :data:`waelib.config.MODEL_NAMES`.
+        model: a registered name (:data:`waelib.registry.MODEL_NAMES`).
         dataset: data set name for :func:`waelib.data.load_dataset` (used when ``fit`` gets a
             name or ``None``), or a ``.pt`` file holding a (N, 3, S, S) tensor. ``n``: synthfaces'
             size option, else the first n images. ``split``: None = ``thesis_train`` for CelebA
@@ -65,15 +44,17 @@ class TrainConfig:
         batch_size: global batch (split evenly over DDP ranks); the last partial batch of an
             epoch is dropped.
     Optimisation (None = thesis value for the model, from :mod:`waelib.config`):
-        lr: Adam lr of the model (VAE, WAE-MMD) or of the auto-encoder (WAE-GAN);
-        disc_lr: discriminator lr (WAE-GAN only); betas: Adam betas, default (0.5, 0.999);
+        lr: Adam lr of the objective's first optimiser (the model's; the auto-encoder's of a
+        WAE-GAN; IntroVAE's encoder's); disc_lr: its second optimiser's (the discriminator's;
+        IntroVAE's decoder's), None without one; betas: Adam betas. Defaults: the objective's
+        (:mod:`waelib.objectives`);
         lam: penalty weight lambda (None = the loss function's default: 1 GAN, 100 MMD).
         recon_scale: weight of the reconstruction cost in the WAE objectives (None =
             :func:`waelib.losses.recon_scale_for` ``(image_size)``: the official WAE code's
             balance at every image size; 0.05 at 128 px, 0.2 at 64 px, 0.8 at 32 px).
-        loss_options: the related seeds' objective weights (:data:`LOSS_OPTIONS`): ``rae``
+        loss_options: the objective's own weights (each objective's ``options``, e.g. ``rae``
             ``z_weight``/``decoder_l2``; ``intro_vae`` ``alpha``/``beta``/``margin``;
-            ``mask_aae`` ``mask_weight``. Empty = the defaults of :mod:`waelib.config`.
+            ``mask_aae`` ``mask_weight``/``mask_binary``). Empty = the objective's defaults.
     Run:
         seed, device ("auto" = CUDA if available), out (run folder; None = runs/<auto name>),
         resume (continue from ``out/checkpoint.pt`` when it exists).
@@ -101,7 +82,7 @@ class TrainConfig:
 
     model: str = "wae_resnet"
     dataset: str = "synthfaces"
-    image_size: int = C.IMAGE_SIZE
+    image_size: int = config.IMAGE_SIZE
     width: float = 1.0
     latent_dim: Optional[int] = None
     model_overrides: Dict[str, Any] = field(default_factory=dict)
@@ -111,7 +92,7 @@ class TrainConfig:
     dataset_options: Dict[str, Any] = field(default_factory=dict)
     epochs: Optional[int] = None
     steps: Optional[int] = None
-    batch_size: int = C.BATCH_SIZE
+    batch_size: int = config.BATCH_SIZE
     lr: Optional[float] = None
     disc_lr: Optional[float] = None
     betas: Optional[Tuple[float, float]] = None
@@ -172,7 +153,7 @@ class TrainConfig:
         return TrainConfig.from_dict(d)
 
     def validate(self) -> None:
-        check_model_name(self.model)
+        model_spec(self.model)
         if self.epochs is not None and self.steps is not None:
             raise ValueError("give either epochs or steps, not both")
         for name in ("epochs", "steps"):
@@ -183,12 +164,7 @@ class TrainConfig:
             raise ValueError(f"batch_size must be >= 2, got {self.batch_size}")
         if self.amp not in (None, "auto", "bf16", "none"):
             raise ValueError(f"amp must be 'bf16', 'auto' or None, got {self.amp!r}")
-        kind = check_model_name(self.model).kind
-        allowed = LOSS_OPTIONS[kind] if (kind != "wae_gan" or self.model == "mask_aae") else ()
-        bad = sorted(set(self.loss_options or {}) - set(allowed))
-        if bad:
-            raise ValueError(f"unknown loss option(s) {bad} for model {self.model!r}; valid: "
-                             f"{', '.join(allowed) or 'none'}")
+        objective_for(self.model).check_options(self.loss_options, self.model)
         for name in ("log_every", "sample_every", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
@@ -215,8 +191,8 @@ class TrainConfig:
             lr=float(self.lr if self.lr is not None else lr),
             disc_lr=(None if disc_lr is None else
                      float(self.disc_lr if self.disc_lr is not None else disc_lr)),
-            betas=tuple(self.betas) if self.betas is not None else _default_betas(self.model),
-            epochs=(self.epochs if (self.epochs is not None or self.steps is not None) else C.EPOCHS),
+            betas=tuple(self.betas) if self.betas is not None else tuple(objective_for(self.model).betas),
+            epochs=(self.epochs if (self.epochs is not None or self.steps is not None) else config.EPOCHS),
             device=str(device), amp=amp, threads=threads, **fast,
             data_on_device=cuda if self.data_on_device is None else bool(self.data_on_device),
             cudnn_benchmark=cuda if self.cudnn_benchmark is None else bool(self.cudnn_benchmark),
@@ -235,7 +211,6 @@ class TrainConfig:
             chosen = {"channels_last": True, "fused": True, "compile": False}
             record: Dict[str, Any] = {"source": "CUDA defaults"}
         elif device.type == "cpu":
-            from .fastpath import cpu_choice
             steps = total_steps if total_steps is not None else self.steps
             chosen, record = cpu_choice(self.model, self.image_size, self.width,
                                         batch_size=self.batch_size, threads=threads,
@@ -248,7 +223,7 @@ class TrainConfig:
         if device.type == "cpu" and out["compile"] and out["channels_last"]:
             # torch 2.14's inductor miscompiles channels-last training steps on the CPU (the
             # VAE's first-step loss off by 8e-4 relative, gradients by up to 20 %, even with
-            # layout_optimization off; tests/test_fastpath.py): compiled runs stay NCHW.
+            # layout_optimization off; tests/core/test_fastpath.py): compiled runs stay NCHW.
             # An explicit request still wins (with a warning); the automatic choice never
             # combines the two.
             if "channels_last" in given:
@@ -270,3 +245,7 @@ class TrainConfig:
 RESUME_KEYS: Tuple[str, ...] = ("model", "image_size", "width", "latent_dim", "model_overrides",
                                 "batch_size", "seed", "dataset", "n", "split", "recon_scale",
                                 "loss_options")
+#: Fields that must agree for a notebook to reuse a run it made before
+#: (:func:`waelib.course.experiment.check_reusable_run`): those of a resume, plus the length
+#: (a longer earlier run would otherwise be reused silently where a shorter one was asked for).
+REUSE_KEYS: Tuple[str, ...] = RESUME_KEYS + ("epochs", "steps")

@@ -8,27 +8,20 @@ is exactly reproducible on resume.
 """
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Optional, Tuple
 
-import numpy as np
 import torch
 
-from .. import config as C
+from .. import config
 from .. import data as _data
 from ..data import DATASET_NAMES, check_image_range, check_image_shape, to_uint8_tensor
+from ..data.celeba import check_celeba_files
 from .config import TrainConfig
 
-__all__ = ["epoch_permutation", "check_image_shape", "check_image_range", "dataset_names",
+__all__ = ["check_image_shape", "check_image_range", "dataset_names",
            "first_image", "materialise", "load_named_dataset", "check_before_loading"]
-
-
-def epoch_permutation(n_items: int, seed: int, epoch: int) -> torch.Tensor:
-    """The data order of one epoch: a permutation of ``range(n_items)`` that depends only on
-    (seed, epoch), so a resumed run sees exactly the same batches. Returns int64 (n_items,)."""
-    state = np.random.SeedSequence([int(seed) % 2**63, int(epoch)]).generate_state(2, dtype=np.uint32)
-    g = torch.Generator().manual_seed(int(state[0]) << 31 | int(state[1]) >> 1)
-    return torch.randperm(n_items, generator=g)
 
 
 def first_image(dataset) -> torch.Tensor:
@@ -76,9 +69,9 @@ def check_before_loading(cfg: TrainConfig) -> None:
         the fix.
     """
     cfg.validate()
-    if cfg.image_size not in C.SUPPORTED_IMAGE_SIZES:
+    if cfg.image_size not in config.SUPPORTED_IMAGE_SIZES:
         raise ValueError(f"unsupported image_size {cfg.image_size!r} for model {cfg.model!r}; "
-                         f"valid choices: {', '.join(map(str, C.SUPPORTED_IMAGE_SIZES))} "
+                         f"valid choices: {', '.join(map(str, config.SUPPORTED_IMAGE_SIZES))} "
                          f"(--image-size)")
     if not (isinstance(cfg.width, (int, float)) and 0 < cfg.width <= 4):
         raise ValueError(f"width must be a number in (0, 4], got {cfg.width!r} (--width)")
@@ -100,10 +93,8 @@ def check_before_loading(cfg: TrainConfig) -> None:
         _data.check_dataset_args(cfg.dataset, split=_split_for(cfg), image_size=cfg.image_size,
                                  options=opts)
         if cfg.dataset == "celeba" and not opts.get("download"):
-            from ..data.celeba import _check_celeba_files
-            _check_celeba_files(cfg.data_root)
+            check_celeba_files(cfg.data_root)
     if cfg.tensorboard:
-        import importlib.util
         if importlib.util.find_spec("tensorboard") is None:
             raise ImportError("tensorboard=True (--tensorboard) needs the tensorboard package: "
                               "pip install tensorboard")

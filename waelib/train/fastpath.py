@@ -32,10 +32,12 @@ from __future__ import annotations
 import functools
 import math
 import platform
-import shutil
 from typing import Any, Callable, Dict, Optional, Tuple
 
 import torch
+
+from .autotune import choose
+from .runtime import compiler_available
 
 __all__ = ["CPU_DEFAULTS", "CPU_DEFAULTS_1THREAD", "CPU_COMPILE", "CPU_FALLBACK", "CPU_TABLE_SOURCE",
            "cpu_kind", "cpu_choice", "compile_pays", "compile_options", "compiler_available"]
@@ -103,7 +105,7 @@ CPU_TABLE_1THREAD_SOURCE = "results/bench/cpu_candidates_1thread_{32,64}px.json"
 #: eager seconds per step / compiled), ``cold_seconds`` (compile time with an empty inductor
 #: cache), ``warm_seconds`` (with inductor's on-disk cache filled) and ``seconds_per_step`` of the
 #: eager path (width 0.125, batch 64), from ``make bench-compile``
-#: (:data:`CPU_COMPILE_SOURCE`; tests/test_autotune.py checks the two agree).
+#: (:data:`CPU_COMPILE_SOURCE`; tests/core/test_autotune.py checks the two agree).
 CPU_COMPILE: Dict[str, Dict[Tuple[str, int, int], Dict[str, float]]] = {
     "AuthenticAMD/AVX512": {
         ("vae", 32, 1): dict(speedup=0.79, cold_seconds=25.7, warm_seconds=1.9, seconds_per_step=0.0244),
@@ -175,7 +177,6 @@ def cpu_choice(model: str, image_size: int, width: float, kind: Optional[str] = 
             "cpu_kind": kind, "threads": threads,
             "entry": f"{model} @ {size} px, width 0.125" + ("" if exact else " (nearest measured)")}
     else:
-        from .autotune import choose
         measured, why = choose(kind, model, image_size, width, batch_size, threads,
                                projected_steps=projected_steps, log=log)
         if measured is not None:
@@ -241,11 +242,6 @@ def step_seconds(model: str, image_size: int, kind: Optional[str] = None) -> flo
     return table[(model, size)]["seconds_per_step"] * (image_size / size) ** 2
 
 
-def compiler_available() -> bool:
-    """Whether inductor can build CPU kernels here (it needs a C++ compiler)."""
-    return any(shutil.which(c) for c in ("c++", "g++", "clang++"))
-
-
 def compile_options(device: torch.device) -> Dict[str, Any]:
     """Inductor options of the trainer's ``torch.compile``.
 
@@ -255,7 +251,7 @@ def compile_options(device: torch.device) -> Dict[str, Any]:
     - ``layout_optimization`` off on the CPU: with it, inductor (torch 2.14, CPU) returns wrong
       BatchNorm outputs for the VAE decoder's last block (ConvTranspose2d -> LeakyReLU(inplace)
       -> BatchNorm2d with 2 channels at width 0.125; off by up to 9 standard deviations;
-      tests/test_fastpath.py checks every model's compiled fp32 NCHW step against the eager
+      tests/core/test_fastpath.py checks every model's compiled fp32 NCHW step against the eager
       one). Channels-last is miscompiled even with this option, so on the CPU the automatic
       layout of a compiled run is NCHW (:meth:`waelib.train.TrainConfig.resolved`).
     """

@@ -25,9 +25,9 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from .. import config as C
-from ..data import progress_bar
-from ..utils import atomic_write_json, run_metadata, seed_everything
+from .. import registry
+from ..utils import atomic_write_json, progress_bar, run_metadata, seed_everything
+from .batches import BatchSource
 from .checkpoint import (
     CHECKPOINT_NAME,
     LOG_NAME,
@@ -50,7 +50,6 @@ from .dataset import (
     check_before_loading,
     check_image_range,
     check_image_shape,
-    epoch_permutation,
     first_image,
     load_named_dataset,
     materialise,
@@ -245,7 +244,7 @@ class Run:
                 "world_size": self.world, "data_source": self.data_desc,
                 "n_train_images": self.n_items, "steps_per_epoch": self.steps_per_epoch,
                 "total_steps": self.total_steps,
-                "model_label": C.THESIS_MODEL_LABELS.get(self.cfg.model),
+                "model_label": registry.THESIS_MODEL_LABELS.get(self.cfg.model),
                 "n_parameters": sum(p.numel() for p in self.model.parameters())}
         write_run_folder(self.out_dir, meta, self.step if self.ckpt is not None else None,
                          changed=self.resume_changes)
@@ -253,15 +252,11 @@ class Run:
     # ---- one step ---------------------------------------------------------------------
     def train_step(self) -> Tuple[int, Dict[str, torch.Tensor]]:
         """One optimisation step (:meth:`Trainer.train_step`) on this rank's shard of the next
-        batch of the epoch's permutation (:func:`epoch_permutation`). Advances ``step`` and
+        batch of the epoch's permutation (:class:`~waelib.train.batches.BatchSource`). Advances ``step`` and
         queues the loss terms for :meth:`log`; returns ``(epoch, terms)``, terms on the device."""
         cfg = self.cfg
-        epoch, pos = divmod(self.step, self.steps_per_epoch)
-        if epoch != self._perm_epoch:
-            self._perm = epoch_permutation(self.n_items, cfg.seed, epoch).to(self.data.device)
-            self._perm_epoch = epoch
-        lo = pos * cfg.batch_size + self.rank * self._b_local
-        x = self.trainer.prepare_batch(self.data[self._perm[lo:lo + self._b_local]])
+        epoch, idx = self.batches.indices_at(self.step)
+        x = self.trainer.prepare_batch(self.data[idx])
         terms = self.trainer.train_step(x)
         if not self._term_names:
             self._term_names = list(terms)
@@ -438,11 +433,12 @@ class Run:
         """``samples_step{N:06d}.png``: the fixed prior codes ``sample_z`` decoded (rank 0)."""
         if self.rank != 0:
             return
+        # deferred: torchvision is slow to import and only this function needs it
         from torchvision.utils import make_grid, save_image
         model = self.model
         was_training = model.training
         model.eval()
-        with torch.no_grad(), self.trainer._autocast():
+        with torch.no_grad(), self.trainer.autocast():
             imgs = model.decode(self.sample_z).float().clamp(0, 1).cpu()
         model.train(was_training)
         nrow = max(1, int(math.sqrt(self.cfg.n_samples)))
@@ -500,13 +496,13 @@ class Run:
         self._open_tensorboard()
         self._first_step = self.step
         self._last_sync_step = self.step
-        self._b_local = self.cfg.batch_size // self.world
         self._pending: List[Tuple[int, int, Dict[str, torch.Tensor]]] = []
         self._term_names: List[str] = []
         self._window_t0 = time.perf_counter()
         self._window_images = 0
         self.interrupted = False
-        self._perm_epoch, self._perm = -1, None
+        self.batches = BatchSource(self.data, self.cfg.batch_size, self.cfg.seed, rank=self.rank,
+                                   world=self.world)
         self.model.train()
 
     def _open_tensorboard(self) -> None:
@@ -515,6 +511,7 @@ class Run:
         self.tb = None
         if not self.cfg.tensorboard or self.rank != 0:
             return
+        # deferred: optional package, only with tensorboard=True
         from torch.utils.tensorboard import SummaryWriter
         tb_dir = self.out_dir / TENSORBOARD_DIR
         if self.ckpt is None and tb_dir.is_dir():

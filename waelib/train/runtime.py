@@ -4,6 +4,7 @@ background import that keeps torch's lazy ``torch._dynamo`` import off the start
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -49,7 +50,7 @@ def warm_up_imports() -> Optional[threading.Thread]:
 
     def _work():
         try:
-            import torch._dynamo  # noqa: F401
+            import torch._dynamo  # noqa: F401 - deferred: warmed in a background thread
         except Exception:  # pragma: no cover - the optimiser will raise it in the foreground
             pass
 
@@ -101,3 +102,8 @@ class StopFlag:
         for s, h in self._previous.items():
             signal.signal(s, h)
         return False
+
+
+def compiler_available() -> bool:
+    """Whether inductor can build CPU kernels here (it needs a C++ compiler)."""
+    return any(shutil.which(c) for c in ("c++", "g++", "clang++"))
