@@ -18,6 +18,7 @@ command line, the notebooks' tables and figures) asks here.
 | ``rae`` | RAE | DCGAN 5x5 | ``rae`` | 64 | related |
 | ``intro_vae`` | IntroVAE | VAE conv / VAE | ``intro_vae`` | 512 | related |
 | ``mask_aae`` | MaskAAE | DCGAN 5x5 + mask | ``mask_aae`` | 64 | related |
+| ``beta_vae`` | β-VAE | VAE conv / VAE | ``beta_vae`` | 512 | landscape |
 
 Groups: ``thesis`` are the thesis' models (WAE-MMD from seeds 002/003, its baseline);
 ``related`` the related documents' models of notebook 06 (seeds 003, 004); ``landscape`` the
@@ -32,6 +33,7 @@ from typing import Dict, Optional, Tuple, Type
 from . import config
 from .models import AutoEncoder, Builder, IntroVAE, MaskAAE, vae_builder, wae_builder
 from .objectives.base import Objective
+from .objectives.beta_vae import BetaVAEObjective
 from .objectives.intro_vae import IntroVAEObjective
 from .objectives.mask_aae import MaskAAEObjective
 from .objectives.rae import RAEObjective
@@ -103,7 +105,9 @@ MODEL_REGISTRY: Dict[str, ModelSpec] = _entries(
     ModelSpec("mask_aae", "MaskAAE", "#17becf", "related", MaskAAEObjective, config.WAE_LATENT_DIM,
               config.WAE_PRIOR_SIGMA2, wae_builder("mask_aae", resnet=False, adversary=True, cls=MaskAAE),
               _GAN_OVERRIDES),
-    # --- seed 004's landscape: none yet ---
+    # --- seed 004's landscape ---
+    ModelSpec("beta_vae", "β-VAE", "#bcbd22", "landscape", BetaVAEObjective, config.VAE_LATENT_DIM,
+              config.VAE_PRIOR_SIGMA2, vae_builder("beta_vae", resnet=False)),
 )
 
 
