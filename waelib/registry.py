@@ -19,6 +19,7 @@ command line, the notebooks' tables and figures) asks here.
 | ``intro_vae`` | IntroVAE | VAE conv / VAE | ``intro_vae`` | 512 | related |
 | ``mask_aae`` | MaskAAE | DCGAN 5x5 + mask | ``mask_aae`` | 64 | related |
 | ``beta_vae`` | β-VAE | VAE conv / VAE | ``beta_vae`` | 512 | landscape |
+| ``vae_bce`` | VAE (cross-entropy) | VAE conv / VAE | ``vae_bce`` | 512 | landscape |
 
 Groups: ``thesis`` are the thesis' models (WAE-MMD from seeds 002/003, its baseline);
 ``related`` the related documents' models of notebook 06 (seeds 003, 004); ``landscape`` the
@@ -38,6 +39,7 @@ from .objectives.intro_vae import IntroVAEObjective
 from .objectives.mask_aae import MaskAAEObjective
 from .objectives.rae import RAEObjective
 from .objectives.vae import VAEObjective
+from .objectives.vae_bce import VAEBCEObjective
 from .objectives.wae_gan import WAEGANObjective
 from .objectives.wae_mmd import WAEMMDObjective
 
@@ -108,6 +110,8 @@ MODEL_REGISTRY: Dict[str, ModelSpec] = _entries(
     # --- seed 004's landscape ---
     ModelSpec("beta_vae", "β-VAE", "#bcbd22", "landscape", BetaVAEObjective, config.VAE_LATENT_DIM,
               config.VAE_PRIOR_SIGMA2, vae_builder("beta_vae", resnet=False)),
+    ModelSpec("vae_bce", "VAE (cross-entropy)", "#7f7f7f", "landscape", VAEBCEObjective,
+              config.VAE_LATENT_DIM, config.VAE_PRIOR_SIGMA2, vae_builder("vae_bce", resnet=False)),
 )
 
 
