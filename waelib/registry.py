@@ -20,6 +20,7 @@ command line, the notebooks' tables and figures) asks here.
 | ``mask_aae`` | MaskAAE | DCGAN 5x5 + mask | ``mask_aae`` | 64 | related |
 | ``beta_vae`` | β-VAE | VAE conv / VAE | ``beta_vae`` | 512 | landscape |
 | ``vae_bce`` | VAE (cross-entropy) | VAE conv / VAE | ``vae_bce`` | 512 | landscape |
+| ``vae_fixed_var`` | VAE (fixed variance) | VAE conv / VAE | ``vae_fixed_var`` | 512 | landscape |
 
 Groups: ``thesis`` are the thesis' models (WAE-MMD from seeds 002/003, its baseline);
 ``related`` the related documents' models of notebook 06 (seeds 003, 004); ``landscape`` the
@@ -40,6 +41,7 @@ from .objectives.mask_aae import MaskAAEObjective
 from .objectives.rae import RAEObjective
 from .objectives.vae import VAEObjective
 from .objectives.vae_bce import VAEBCEObjective
+from .objectives.vae_fixed_var import VAEFixedVarianceObjective
 from .objectives.wae_gan import WAEGANObjective
 from .objectives.wae_mmd import WAEMMDObjective
 
@@ -112,6 +114,9 @@ MODEL_REGISTRY: Dict[str, ModelSpec] = _entries(
               config.VAE_PRIOR_SIGMA2, vae_builder("beta_vae", resnet=False)),
     ModelSpec("vae_bce", "VAE (cross-entropy)", "#7f7f7f", "landscape", VAEBCEObjective,
               config.VAE_LATENT_DIM, config.VAE_PRIOR_SIGMA2, vae_builder("vae_bce", resnet=False)),
+    ModelSpec("vae_fixed_var", "VAE (fixed variance)", "#aec7e8", "landscape",
+              VAEFixedVarianceObjective, config.VAE_LATENT_DIM, config.VAE_PRIOR_SIGMA2,
+              vae_builder("vae_fixed_var", resnet=False)),
 )
 
 
