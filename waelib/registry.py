@@ -21,6 +21,7 @@ command line, the notebooks' tables and figures) asks here.
 | ``beta_vae`` | β-VAE | VAE conv / VAE | ``beta_vae`` | 512 | landscape |
 | ``vae_bce`` | VAE (cross-entropy) | VAE conv / VAE | ``vae_bce`` | 512 | landscape |
 | ``vae_fixed_var`` | VAE (fixed variance) | VAE conv / VAE | ``vae_fixed_var`` | 512 | landscape |
+| ``vae_learned_var`` | VAE (learned variance) | VAE conv / VAE, learned gamma | ``vae_learned_var`` | 512 | landscape |
 
 Groups: ``thesis`` are the thesis' models (WAE-MMD from seeds 002/003, its baseline);
 ``related`` the related documents' models of notebook 06 (seeds 003, 004); ``landscape`` the
@@ -42,6 +43,7 @@ from .objectives.rae import RAEObjective
 from .objectives.vae import VAEObjective
 from .objectives.vae_bce import VAEBCEObjective
 from .objectives.vae_fixed_var import VAEFixedVarianceObjective
+from .objectives.vae_learned_var import LearnedVarianceVAE, VAELearnedVarianceObjective
 from .objectives.wae_gan import WAEGANObjective
 from .objectives.wae_mmd import WAEMMDObjective
 
@@ -117,6 +119,9 @@ MODEL_REGISTRY: Dict[str, ModelSpec] = _entries(
     ModelSpec("vae_fixed_var", "VAE (fixed variance)", "#aec7e8", "landscape",
               VAEFixedVarianceObjective, config.VAE_LATENT_DIM, config.VAE_PRIOR_SIGMA2,
               vae_builder("vae_fixed_var", resnet=False)),
+    ModelSpec("vae_learned_var", "VAE (learned variance)", "#393b79", "landscape",
+              VAELearnedVarianceObjective, config.VAE_LATENT_DIM, config.VAE_PRIOR_SIGMA2,
+              vae_builder("vae_learned_var", resnet=False, cls=LearnedVarianceVAE)),
 )
 
 
