@@ -431,10 +431,12 @@ def test_no_function_or_class_definitions_in_notebooks(path):
 
 def _pasted_candidates(path):
     """Code cells of at least PASTED_MIN_LINES non-blank lines (not the parameters cell, which
-    papermill needs literally), as {normalised source: cell index}."""
+    papermill needs literally, nor the setup cell, which installs waelib where it is missing and
+    so cannot call it), as {normalised source: cell index}."""
     out = {}
     for i, cell in enumerate(_load(path).cells):
-        if cell.cell_type != "code" or "parameters" in cell.metadata.get("tags", []):
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type != "code" or "parameters" in tags or "setup" in tags:
             continue
         lines = [line.rstrip() for line in cell.source.splitlines() if line.strip()]
         if len(lines) >= PASTED_MIN_LINES:

@@ -53,6 +53,7 @@ from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional,
 from .. import config, registry
 from ..data import DATASET_NAMES, celeba_available  # single sources: waelib.data
 from ..utils import check_choice, repo_root
+from .show import run_times
 
 #: ``dataset="auto"``: CelebA when its files are present, otherwise synthfaces.
 DATASET_CHOICES = DATASET_NAMES + ("auto",)
@@ -347,6 +348,14 @@ class ParameterGuard:
     def injected(self) -> Set[str]:
         self.close()
         return set(self._injected)
+
+
+def setup(namespace: MutableMapping[str, Any], notebook: str) -> ParameterGuard:
+    """The end of a notebook's setup cell: print what the notebook needs and how long it runs
+    (:func:`waelib.course.show.run_times`, measured), and return the :class:`ParameterGuard`
+    that lets :func:`notebook_params` check the parameters cell's names."""
+    print(f"{notebook}: waelib is importable; {run_times(notebook)}.")
+    return ParameterGuard(namespace)
 
 
 def notebook_params(namespace: MutableMapping[str, Any], guard: Union[ParameterGuard, Set[str]],
