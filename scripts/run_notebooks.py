@@ -7,8 +7,11 @@
     .venv/bin/python scripts/run_notebooks.py -p seed 1             # extra parameters for all
 
 Executed copies go to ``runs/notebooks/<profile>/`` (outside git); the notebooks write their
-figures and tables to ``figures/`` (their profile's ``figures_dir``; ``--figures-dir`` overrides
-it). Notebooks run with ``notebooks/`` as the working directory, the ``python3`` kernel, and
+figures and tables to their profile's ``figures_dir`` (under ``runs/<profile>/``) unless
+``--figures-dir`` says otherwise (``make figures``: ``figures/``). ``--executed DIR`` also keeps
+a compact copy of each executed notebook (``make figures``: ``notebooks/executed/``, committed,
+what a reader sees on GitHub) and ``--times FILE`` records each notebook's wall time.
+Notebooks run with ``notebooks/`` as the working directory, the ``python3`` kernel, and
 ``MPLBACKEND=Agg``. The first failure stops the run (exit code 1) and names the notebook and
 its executed copy, whose failing cell shows the error.
 
@@ -77,6 +80,11 @@ def main(argv=None) -> int:
                     help="override every notebook's figures_dir (default: the profile's, figures/)")
     ap.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
                     metavar=("NAME", "VALUE"), help="extra papermill parameter for every notebook")
+    ap.add_argument("--executed", type=Path, default=None,
+                    help="also write a compact copy of each executed notebook here (make figures: "
+                         "notebooks/executed, what a reader sees on GitHub)")
+    ap.add_argument("--times", type=Path, default=None,
+                    help="record each notebook's wall time for the profile in this JSON file")
     ap.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
     ap.add_argument("--jobs", default="auto", help="notebooks side by side: 'auto' (one per core) or N")
     args = ap.parse_args(argv)
@@ -106,7 +114,8 @@ def main(argv=None) -> int:
         params["figures_dir"] = str(args.figures_dir.resolve())
     params.update({k: _value(v) for k, v in args.parameter})
     total = time.perf_counter()
-    failed = run_all(nbs, out_dir, params, jobs=jobs, timeout=args.timeout)
+    keep = {"executed": args.executed, "times": args.times, "jobs": jobs}
+    failed = run_all(nbs, out_dir, params, jobs=jobs, timeout=args.timeout, keep=keep)
     if failed:
         return 1
     print(f"all {len(nbs)} notebooks ran in {time.perf_counter() - total:.0f} s"
@@ -114,7 +123,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def run_one(nb: Path, out: Path, params: dict, timeout) -> bool:
+def run_one(nb: Path, out: Path, params: dict, timeout, keep=None) -> bool:
     """Execute one notebook; True on success (a failure is reported with its executed copy)."""
     import papermill as pm
     t0 = time.perf_counter()
@@ -126,18 +135,27 @@ def run_one(nb: Path, out: Path, params: dict, timeout) -> bool:
         print(f"FAILED: {nb.name} after {time.perf_counter() - t0:.0f} s; see {out}\n{exc}",
               file=sys.stderr)
         return False
+    seconds = time.perf_counter() - t0
     shown = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
-    print(f"    done in {time.perf_counter() - t0:.0f} s -> {shown}", flush=True)
+    print(f"    done in {seconds:.0f} s -> {shown}", flush=True)
+    keep = keep or {}
+    if keep.get("executed") or keep.get("times"):
+        from waelib.course import executed
+        if keep.get("executed"):
+            executed.write_compact(out, Path(keep["executed"]) / nb.name)
+        if keep.get("times"):
+            executed.record_time(keep["times"], nb.stem, params["profile"], seconds,
+                                 side_by_side=keep.get("jobs", 1))
     return True
 
 
-def run_all(nbs, out_dir: Path, params: dict, *, jobs: int, timeout) -> list:
+def run_all(nbs, out_dir: Path, params: dict, *, jobs: int, timeout, keep=None) -> list:
     """Run ``nbs`` (in order with ``jobs=1``; else up to ``jobs`` at once, each after the
     notebooks of :data:`NEEDS`); returns the notebooks that failed (the first failure stops the
     start of further notebooks)."""
     if jobs <= 1:
         for nb in nbs:
-            if not run_one(nb, out_dir / nb.name, params, timeout):
+            if not run_one(nb, out_dir / nb.name, params, timeout, keep):
                 return [nb]
         return []
     import concurrent.futures as cf
@@ -153,7 +171,8 @@ def run_all(nbs, out_dir: Path, params: dict, *, jobs: int, timeout) -> list:
                     break
                 if all(n in done or n not in prefix.values() for n in NEEDS.get(prefix[nb], ())):
                     extra = {"jobs": 1} if prefix[nb] in TRAINING else {}
-                    running[pool.submit(run_one, nb, out_dir / nb.name, dict(params, **extra), timeout)] = nb
+                    running[pool.submit(run_one, nb, out_dir / nb.name, dict(params, **extra), timeout,
+                                        keep)] = nb
                     waiting.remove(nb)
             if failed and not running:
                 break

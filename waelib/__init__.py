@@ -33,6 +33,7 @@ The course (what the notebooks use), :mod:`waelib.course`:
 - :mod:`waelib.course.figures`     -- deterministic figure and table writers
 - :mod:`waelib.course.show`        -- prose and tables rendered from the committed results, with provenance
 - :mod:`waelib.course.exercises`   -- check functions of the notebooks' exercises, one module per chapter
+- :mod:`waelib.course.executed`    -- the compact executed notebooks a reader sees, and their run times
 - :mod:`waelib.course.diagrams`    -- Figures 3.1-3.3 drawn from the live modules
 - :mod:`waelib.course.toy`         -- closed-form toys of notebooks 01 and 02 (ELBO, optimal transport, MMD)
 - :mod:`waelib.course.degradation` -- thesis Figure 2.1: plain vs residual networks on digits

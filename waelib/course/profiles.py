@@ -7,12 +7,17 @@ the profile"); the chosen ``profile`` fills in the rest:
 profile    meaning
 =========  ==================================================================================
 smoke      tiny, for the tests: every notebook runs in seconds; writes under ``runs/smoke``
-default    a fresh CPU machine on the embedded ``synthfaces`` data (``make demo``: notebook 04
-           finishes in at most 10 minutes on 2 cores; ``make figures`` regenerates
-           ``figures/`` with it)
+default    a fresh CPU machine on the embedded ``synthfaces`` data (``make demo`` runs
+           notebook 04 with it); writes under ``runs/default``
+colab      a free Colab GPU (a T4, about an hour for the training notebooks; a projection
+           from FLOP counts until measured, ``results/course/colab_projection.json``)
 thesis     the thesis configuration: 128 px, full width, 100 epochs, batch 100, CelebA when
            its files are present (else synthfaces), on the GPU when there is one
 =========  ==================================================================================
+
+Scratch by default: a notebook writes its runs and figures under ``runs/<profile>/``. Only
+``make figures`` (``scripts/run_notebooks.py --figures-dir figures``) or an explicit
+``figures_dir`` writes the committed ``figures/``.
 
 Three tables, one per kind of notebook: :data:`PROFILES` (the training notebooks 03-05),
 :data:`TOY_PROFILES` (the derivation notebooks 01, 02) and :data:`DEGRADATION_PROFILES`
@@ -80,14 +85,14 @@ PROFILES: Dict[str, Dict[str, Any]] = {
         latent_dim=None, epochs=None, steps=2000, batch_size=64, device="auto",
         n_train=8192, n_test=2048, n_samples=2048, n_recon=1024, n_fid=1024,
         n_interp=config.N_INTERPOLATION_PAIRS, interp_steps=10,
-        fid_features="auto", out_dir="../runs/default", figures_dir="../figures", jobs=None),
+        fid_features="auto", out_dir="../runs/default", figures_dir="../runs/default/figures", jobs=None),
     "thesis": dict(
         seed=0, dataset="auto", data_root="../data", image_size=config.IMAGE_SIZE, width=1.0,
         latent_dim=None, epochs=config.EPOCHS, steps=None, batch_size=config.BATCH_SIZE, device="auto",
         n_train=None, n_test=None, n_samples=config.N_RANDOM_SAMPLES, n_recon=config.N_RECONSTRUCTIONS,
         n_fid=config.N_RANDOM_SAMPLES, n_interp=config.N_INTERPOLATION_PAIRS,
         interp_steps=config.N_INTERPOLATION_STEPS, fid_features="auto",
-        out_dir="../runs/thesis", figures_dir="../figures", jobs=None),
+        out_dir="../runs/thesis", figures_dir="../runs/thesis/figures", jobs=None),
 }
 
 #: Derivation notebooks 01_elbo and 02_wae_objective (closed-form and Monte Carlo checks).
@@ -95,9 +100,9 @@ TOY_PROFILES: Dict[str, Dict[str, Any]] = {
     "smoke": dict(seed=0, n_mc=20_000, n_repeats=200, n_points=400, device="cpu",
                   out_dir="../runs/smoke", figures_dir="../runs/smoke/figures"),
     "default": dict(seed=0, n_mc=200_000, n_repeats=1000, n_points=2000, device="cpu",
-                    out_dir="../runs/default", figures_dir="../figures"),
+                    out_dir="../runs/default", figures_dir="../runs/default/figures"),
     "thesis": dict(seed=0, n_mc=1_000_000, n_repeats=4000, n_points=4000, device="cpu",
-                   out_dir="../runs/thesis", figures_dir="../figures"),
+                   out_dir="../runs/thesis", figures_dir="../runs/thesis/figures"),
 }
 
 #: 02b_resnet_degradation (thesis Figure 2.1 on scikit-learn digits) and the figures of the
@@ -109,11 +114,11 @@ DEGRADATION_PROFILES: Dict[str, Dict[str, Any]] = {
     "default": dict(seed=0, depths=[20, 56], base_width=16, iterations=300, batch_size=64,
                     lr=0.05, eval_every=15, batch_norm=True, device="cpu",
                     arch_image_size=config.IMAGE_SIZE, arch_width=1.0, out_dir="../runs/default",
-                    figures_dir="../figures"),
+                    figures_dir="../runs/default/figures"),
     "thesis": dict(seed=0, depths=[20, 56], base_width=16, iterations=3000, batch_size=128,
                    lr=0.05, eval_every=50, batch_norm=True, device="auto",
                    arch_image_size=config.IMAGE_SIZE, arch_width=1.0, out_dir="../runs/thesis",
-                   figures_dir="../figures"),
+                   figures_dir="../runs/thesis/figures"),
 }
 
 for _t in (PROFILES, TOY_PROFILES, DEGRADATION_PROFILES):
@@ -148,7 +153,7 @@ def notebooks_dir() -> Path:
     JupyterLab runs a notebook in its own folder, ``papermill notebooks/04_wae_resnet.ipynb
     out.ipynb`` in the caller's. Either way the profiles' paths must point at the same place:
     the repository's ``notebooks/`` folder (found from the working directory, else from this
-    package's location), so ``../figures`` is always the repository's ``figures/``.
+    package's location), so ``../runs`` is always the repository's ``runs/``.
     """
     cwd = Path.cwd()
     if (cwd / "notebooks").is_dir() and (cwd / "waelib").is_dir():

@@ -161,11 +161,14 @@ def run_times(notebook: str, *, source: str = "results/course/notebook_times.jso
     entry = data.get("notebooks", {}).get(notebook, {})
     if not entry:
         return f"run times of {notebook}: not measured yet"
-    parts = [f"{profile} {rec['seconds'] / 60:.1f} min" if rec["seconds"] >= 90 else
-             f"{profile} {rec['seconds']:.0f} s" for profile, rec in sorted(entry.items())]
+    parts = []
+    for profile, rec in sorted(entry.items()):
+        t = f"{rec['seconds'] / 60:.1f} min" if rec["seconds"] >= 90 else f"{rec['seconds']:.0f} s"
+        beside = rec.get("side_by_side", 1)
+        parts.append(f"{profile} {t}" + (f" ({beside} notebooks side by side)" if beside > 1 else ""))
     where = data.get("machine", "?")
     return f"measured run time of {notebook} on {where}: " + ", ".join(parts) + \
-        " (a GPU run of the thesis profile was not measured)"
+        " (no GPU run was measured: the thesis and colab profiles' times are projections)"
 
 
 def _display_markdown(text: str, metadata: Mapping[str, Any]) -> None:

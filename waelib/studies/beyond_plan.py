@@ -17,23 +17,26 @@ from .runner import RUN_RECORD_NAME
 __all__ = ["PROFILES", "RunSpec", "check_profile", "plan", "results_root", "work_root", "load_results"]
 
 _COMMON = dict(batch_size=64, interp_steps=config.N_INTERPOLATION_STEPS, fid_features="synthfaces_classifier",
-               data_root="../data", out_dir=None, figures_dir=None, device="cpu", gmm_components=10, gmm_max_codes=4096,
+               data_root="../data", out_dir=None, device="cpu", gmm_components=10, gmm_max_codes=4096,
                models_dataset="synthfaces",
                models=("wae_gan", "wae_mmd", "rae", "intro_vae"))
 #: The profiles of notebook 06. ``default`` is what ``make beyond`` and papermill run (about
 #: 40 minutes on 2 CPU cores): the models part at the thesis notebooks' 2,000 steps, the latent
 #: sweep (36 runs) at 1,000; ``smoke`` is the tests'; ``thesis`` the seeds' 128-px scale (GPU).
 PROFILES: Dict[str, Dict[str, Any]] = {
-    "smoke": dict(_COMMON, image_size=32, width=0.0625, batch_size=16, steps=3, n_train=256,
+    "smoke": dict(_COMMON, figures_dir="../runs/smoke/figures", image_size=32, width=0.0625, batch_size=16,
+                  steps=3, n_train=256,
                   n_test=192, n_fid=64, n_interp=8, n_div=20, gmm_components=2,
                   models=("wae_gan", "rae", "intro_vae"), seeds=(0,), latent_seeds=(0,),
                   latent_datasets=("synthfaces_n8",), latent_sizes=(4, 8), mask_latent=8),
-    "default": dict(_COMMON, image_size=32, width=0.125, steps=2000, latent_steps=1000,
+    "default": dict(_COMMON, figures_dir="../runs/default/figures", image_size=32, width=0.125, steps=2000,
+                    latent_steps=1000,
                     n_train=8192, n_test=4096, n_fid=1024, n_interp=200, n_div=2000,
                     seeds=(0, 1, 2), latent_seeds=(0, 1, 2),
                     latent_datasets=("synthfaces_n8", "synthfaces_n16"),
                     latent_sizes=(4, 8, 16, 32, 64), mask_latent=64),
-    "thesis": dict(_COMMON, image_size=128, width=1.0, batch_size=100, steps=20000, n_train=None,
+    "thesis": dict(_COMMON, figures_dir="../runs/thesis/figures", image_size=128, width=1.0, batch_size=100,
+                   steps=20000, n_train=None,
                    n_test=None, n_fid=10000, n_interp=config.N_INTERPOLATION_PAIRS, n_div=10000,
                    fid_features="auto", device="auto", gmm_max_codes=None, seeds=(0, 1, 2),
                    latent_seeds=(0, 1, 2),
