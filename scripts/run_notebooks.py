@@ -36,7 +36,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 NB_DIR = ROOT / "notebooks"
-PROFILES = ("smoke", "default", "thesis")
+PROFILES = ("smoke", "default", "colab", "thesis")
 #: Notebook prefix -> the notebooks whose outputs it reads (they must finish first).
 NEEDS = {"05": ("03", "04")}
 #: The notebooks that train models and take a ``jobs`` parameter.

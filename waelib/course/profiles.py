@@ -62,7 +62,7 @@ from .show import run_times
 
 #: ``dataset="auto"``: CelebA when its files are present, otherwise synthfaces.
 DATASET_CHOICES = DATASET_NAMES + ("auto",)
-PROFILE_NAMES = ("smoke", "default", "thesis")
+PROFILE_NAMES = ("smoke", "default", "colab", "thesis")
 #: ``fid_features``: "auto" (Inception when its weights are present, else the data set's
 #: offline classifier) or a name of :func:`waelib.metrics.load_feature_extractor`
 #: (:data:`waelib.metrics.EXTRACTOR_NAMES`, repeated here so that the parameters cell does
@@ -86,6 +86,14 @@ PROFILES: Dict[str, Dict[str, Any]] = {
         n_train=8192, n_test=2048, n_samples=2048, n_recon=1024, n_fid=1024,
         n_interp=config.N_INTERPOLATION_PAIRS, interp_steps=10,
         fid_features="auto", out_dir="../runs/default", figures_dir="../runs/default/figures", jobs=None),
+    # A free Colab T4, about an hour for 03 and 04: steps from results/course/colab_projection.json
+    # (a projection from FLOP counts, benchmarks/colab_projection.py; tests check the two agree).
+    "colab": dict(
+        seed=0, dataset="synthfaces", data_root="../data", image_size=64, width=0.5,
+        latent_dim=None, epochs=None, steps=4900, batch_size=100, device="auto",
+        n_train=16384, n_test=4096, n_samples=2048, n_recon=2048, n_fid=2048,
+        n_interp=config.N_INTERPOLATION_PAIRS, interp_steps=10,
+        fid_features="auto", out_dir="../runs/colab", figures_dir="../runs/colab/figures", jobs=1),
     "thesis": dict(
         seed=0, dataset="auto", data_root="../data", image_size=config.IMAGE_SIZE, width=1.0,
         latent_dim=None, epochs=config.EPOCHS, steps=None, batch_size=config.BATCH_SIZE, device="auto",
@@ -101,6 +109,8 @@ TOY_PROFILES: Dict[str, Dict[str, Any]] = {
                   out_dir="../runs/smoke", figures_dir="../runs/smoke/figures"),
     "default": dict(seed=0, n_mc=200_000, n_repeats=1000, n_points=2000, device="cpu",
                     out_dir="../runs/default", figures_dir="../runs/default/figures"),
+    "colab": dict(seed=0, n_mc=200_000, n_repeats=1000, n_points=2000, device="cpu",
+                  out_dir="../runs/colab", figures_dir="../runs/colab/figures"),
     "thesis": dict(seed=0, n_mc=1_000_000, n_repeats=4000, n_points=4000, device="cpu",
                    out_dir="../runs/thesis", figures_dir="../runs/thesis/figures"),
 }
@@ -115,6 +125,10 @@ DEGRADATION_PROFILES: Dict[str, Dict[str, Any]] = {
                     lr=0.05, eval_every=15, batch_norm=True, device="cpu",
                     arch_image_size=config.IMAGE_SIZE, arch_width=1.0, out_dir="../runs/default",
                     figures_dir="../runs/default/figures"),
+    "colab": dict(seed=0, depths=[20, 56], base_width=16, iterations=3000, batch_size=128,
+                  lr=0.05, eval_every=50, batch_norm=True, device="auto",
+                  arch_image_size=config.IMAGE_SIZE, arch_width=1.0, out_dir="../runs/colab",
+                  figures_dir="../runs/colab/figures"),
     "thesis": dict(seed=0, depths=[20, 56], base_width=16, iterations=3000, batch_size=128,
                    lr=0.05, eval_every=50, batch_norm=True, device="auto",
                    arch_image_size=config.IMAGE_SIZE, arch_width=1.0, out_dir="../runs/thesis",

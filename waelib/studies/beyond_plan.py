@@ -43,6 +43,8 @@ PROFILES: Dict[str, Dict[str, Any]] = {
                    latent_datasets=("synthfaces_n8", "synthfaces_n16"),
                    latent_sizes=(4, 8, 16, 32, 64, 128), mask_latent=128),
 }
+#: A free Colab GPU: the default profile's runs, on the GPU.
+PROFILES["colab"] = dict(PROFILES["default"], figures_dir="../runs/colab/figures", device="auto")
 
 
 @dataclass(frozen=True)
