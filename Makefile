@@ -11,7 +11,7 @@ export PYTHONHASHSEED := 0
 # per core with one torch thread each on a CPU (measured fastest: results/bench/claims_throughput.json).
 JOBS ?= auto
 
-.PHONY: demo test figures lab bench bench-gpu bench-candidates bench-compile bench-claims bench-pythae thesis-size bench-metrics notebooks lint claims claims-render beyond beyond-render clean-venv
+.PHONY: demo test browser-test figures lab bench bench-gpu bench-candidates bench-compile bench-claims bench-pythae thesis-size bench-metrics notebooks lint claims claims-render beyond beyond-render clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,15 @@ demo: $(STAMP)
 
 ## Run the whole test suite. pytest's exit code 5 (no tests collected) is an error here.
 test: $(STAMP)
-	@set +e; $(PY) -m pytest -q -n 2 --dist loadfile --timeout=900; rc=$$?; \
+	@set +e; $(PY) -m pytest -q -n 2 --dist loadfile --timeout=900 -m "not browser"; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "ERROR: pytest collected no tests"; exit 1; fi; exit $$rc
+
+## Every notebook in a real JupyterLab, in headless Chromium (Debian's chromium + Playwright), on
+## the smoke profile: errors, kernel, math, images, widget progress bars; screenshots and the
+## checks' record in results/course/browser/. Skipped with the reason where chromium is missing.
+browser-test: $(STAMP)
+	@set +e; WAELIB_SCREENSHOTS=results/course/browser $(PY) -m pytest -q -m browser -rs \
+		tests/course/test_jupyterlab_browser.py; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "ERROR: pytest collected no tests"; exit 1; fi; exit $$rc
 
 ## Regenerate figures/ and the executed notebooks a reader sees on GitHub (notebooks/executed/) by
