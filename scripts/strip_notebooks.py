@@ -28,7 +28,7 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 NB_DIR = ROOT / "notebooks"
-KEEP_CELL_META = ("tags",)
+KEEP_CELL_META = ("tags", "jupyter")   # jupyter: the collapsed solutions of the exercises
 DEFAULT_KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 

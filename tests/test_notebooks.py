@@ -205,7 +205,8 @@ def test_one_parameters_cell_with_profile(path):
     idx = nb.cells.index(cells[0])
     before = "\n".join(c.source for c in nb.cells[:idx] if c.cell_type == "code")
     after = next(c.source for c in nb.cells[idx + 1:] if c.cell_type == "code")
-    assert "ParameterGuard(globals())" in before, f"{path.name}: no ParameterGuard before the parameters cell"
+    assert "ParameterGuard(globals())" in before or "profiles.setup(globals()" in before, \
+        f"{path.name}: no ParameterGuard (profiles.setup) before the parameters cell"
     assert "notebook_params(globals()" in after, f"{path.name}: notebook_params must follow the parameters cell"
 
 
@@ -486,3 +487,23 @@ def test_notebooks_import_waelib_modules_by_name(path):
     code = "\n".join(c.source for c in _code_cells(_load(path)))
     assert not _ALIAS.findall(code), f"{path.name}: import waelib modules by their names, not " \
         f"aliases: {[m.group(0).strip() for m in _ALIAS.finditer(code)]}"
+
+
+# --------------------------------------------------------------------------------------
+# (5) every notebook ends with exercises (collapsed solutions) and linked references
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NB_IDS)
+def test_exercises_with_collapsed_solutions_and_linked_references(path):
+    """d2l style: 3-5 exercises, each with a starter cell and a hidden solution; a References
+    section with links; the related documents named by their authors, not as "seed 00N"."""
+    nb = _load(path)
+    exercises = [c for c in nb.cells if c.cell_type == "markdown" and re.search(r"^(#+ *|\*\*)Exercise \d", c.source, re.M)]
+    solutions = [c for c in nb.cells if "solution" in c.metadata.get("tags", [])]
+    assert 3 <= len(exercises) <= 5, f"{path.name}: {len(exercises)} exercises (want 3-5)"
+    assert len(solutions) >= len(exercises), f"{path.name}: {len(solutions)} solution cells"
+    hidden = [c.metadata.get("jupyter", {}).get("source_hidden") for c in solutions]
+    assert all(hidden), f"{path.name}: every solution cell is collapsed (jupyter.source_hidden)"
+    refs = [c for c in nb.cells if c.cell_type == "markdown" and re.search(r"^#+ *References", c.source, re.M)]
+    assert refs and re.search(r"\]\(https?://", refs[-1].source), f"{path.name}: a linked References section"
+    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert not re.search(r"\bseeds? 00\d", prose), f"{path.name}: name the related documents by author and title"

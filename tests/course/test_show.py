@@ -43,8 +43,8 @@ def test_say_fills_the_text_and_records_each_quote(table_file, monkeypatch):
     shown = []
     monkeypatch.setattr(show, "_display_markdown", lambda text, meta: shown.append((text, meta)))
     q = show.quote(table_file, "rows[model=WAE-ResNet].fid", "{:.0f}")
-    text = show.say("WAE-ResNet's sample FCD is {fid}.", fid=q)
-    assert text == "WAE-ResNet's sample FCD is 190." and str(q) == "190"
+    assert show.say("WAE-ResNet's sample FCD is {fid}.", fid=q) is None     # shown once, not echoed
+    assert shown[0][0] == "WAE-ResNet's sample FCD is 190." and str(q) == "190"
     assert shown[0][1][show.QUOTE_METADATA_KEY] == [q.as_dict()]
 
 

@@ -121,19 +121,19 @@ def quote(source: Union[str, Path], key: str, fmt: str = "", *, root: Optional[P
     return Quote(shown, key, fmt, _format(lookup(source, key, root=root), fmt))
 
 
-def say(markdown: str, **quotes: Quote):
+def say(markdown: str, **quotes: Quote) -> None:
     """Display ``markdown`` with each ``{name}`` replaced by the text of ``quotes[name]``, and
-    record the quotes in the output's metadata (:data:`QUOTE_METADATA_KEY`). Returns the text."""
+    record the quotes in the output's metadata (:data:`QUOTE_METADATA_KEY`). Returns None (so
+    that a cell ending in it does not show the text twice)."""
     text = markdown.format(**{k: q.text for k, q in quotes.items()})
     _display_markdown(text, {QUOTE_METADATA_KEY: [q.as_dict() for q in quotes.values()]})
-    return text
 
 
 def table(rows: Union[str, Sequence[Mapping[str, Any]]], *, columns: Optional[Sequence[str]] = None,
-          caption: Optional[str] = None):
+          caption: Optional[str] = None) -> None:
     """Display a table as a table. ``rows``: dict rows, or the name of a committed figures table
     (``"claims_table4_4_random_samples"``: its ``figures/<name>.json``), or Markdown text.
-    Returns the Markdown."""
+    Returns None (a cell ending in it shows the table once)."""
     if isinstance(rows, str) and "|" not in rows:
         data = json.loads((repo_root() / "figures" / f"{rows}.json").read_text())
         cols = list(columns or data["columns"])
@@ -148,7 +148,6 @@ def table(rows: Union[str, Sequence[Mapping[str, Any]]], *, columns: Optional[Se
     if caption:
         text = f"{text}\n\n*{caption}*"
     _display_markdown(text, {})
-    return text
 
 
 def run_times(notebook: str, *, source: str = "results/course/notebook_times.json") -> str:
