@@ -497,7 +497,8 @@ def test_exercises_with_collapsed_solutions_and_linked_references(path):
     """d2l style: 3-5 exercises, each with a starter cell and a hidden solution; a References
     section with links; the related documents named by their authors, not as "seed 00N"."""
     nb = _load(path)
-    exercises = [c for c in nb.cells if c.cell_type == "markdown" and re.search(r"^(#+ *|\*\*)Exercise \d", c.source, re.M)]
+    heading = re.compile(r"^(#+ *|\*\*)Exercise \d", re.M)
+    exercises = [c for c in nb.cells if c.cell_type == "markdown" and heading.search(c.source)]
     solutions = [c for c in nb.cells if "solution" in c.metadata.get("tags", [])]
     assert 3 <= len(exercises) <= 5, f"{path.name}: {len(exercises)} exercises (want 3-5)"
     assert len(solutions) >= len(exercises), f"{path.name}: {len(solutions)} solution cells"

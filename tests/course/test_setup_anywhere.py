@@ -16,10 +16,14 @@ import os
 import site
 import subprocess
 import sys
-import tomllib
 
 import nbformat
 import pytest
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 from waelib.utils import repo_root
 
