@@ -5,7 +5,8 @@ A fresh virtual environment outside the checkout sees the repository environment
 (torch, papermill, ...) through a ``.pth`` line but not waelib (whose editable install is a
 finder that a plain path line does not run). Notebook 01, copied outside the repository, runs
 on the smoke profile there; its setup cell installs waelib from the local checkout
-(``WAELIB_SOURCE``, what Colab gets from the repository's URL), without its dependencies.
+(``WAELIB_SOURCE``, what Colab gets from the repository's URL), without its dependencies
+(pip builds it in an isolated environment, as on Colab).
 Every notebook opens with the same setup cell, and its Colab badge points at the repository
 named in pyproject.toml.
 """
@@ -69,7 +70,7 @@ def test_notebook_01_installs_waelib_from_its_first_cell_in_a_fresh_environment(
                    check=True, capture_output=True)
     work = tmp_path / "student"
     work.mkdir()
-    env = dict(os.environ, WAELIB_SOURCE=f"--no-deps --no-build-isolation {ROOT}", MPLBACKEND="Agg")
+    env = dict(os.environ, WAELIB_SOURCE=f"--no-deps {ROOT}", MPLBACKEND="Agg")   # build isolation: setuptools>=77
     env.pop("PYTHONPATH", None)
     res = subprocess.run([str(py), "-m", "papermill", str(nb_path), str(work / "out.ipynb"), "-k", "fresh",
                           "-p", "profile", "smoke", "--cwd", str(work)],
