@@ -56,9 +56,10 @@ notebooks: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-## The pre-registered claims study (docs/claims.md): resumable, skips finished runs (2.1 h of
-## training for all 34 runs, one at a time, on a 2-core AMD EPYC; side by side, --jobs, 1.46x the
-## runs per hour there: results/bench/claims_throughput.json); commits nothing by itself.
+## The pre-registered claims study (docs/claims.md): resumable, skips finished runs (its measured
+## training time per scale is figures/claims.json's meta.train_seconds_total; side by side, --jobs,
+## 1.46x the runs per hour on a 2-core AMD EPYC: results/bench/claims_throughput.json); commits
+## nothing by itself.
 claims: $(STAMP)
 	$(PY) -m waelib.studies.claims_study --sensitivity --scale primary --scale second --jobs $(JOBS)
 

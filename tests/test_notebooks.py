@@ -311,7 +311,7 @@ def _first_notebook() -> Path:
 
 def test_unknown_profile_fails_with_valid_choices(tmp_path, kernel):
     _expect_failure(kernel, {"profile": "huge", "out_dir": str(tmp_path)},
-                    "unknown profile 'huge'", "valid profiles: smoke, default, thesis")
+                    "unknown profile 'huge'", "valid profiles: smoke, default, colab, thesis")
 
 
 def test_unknown_parameter_fails_with_valid_names(tmp_path, kernel):
@@ -369,7 +369,7 @@ def test_guard_pattern_rejects_bad_dataset_and_model(guard_notebook, kernel):
 def test_resolve_params():
     p = profiles.resolve_params("smoke", {"epochs": 2, "seed": None})
     assert p.epochs == 2 and p.steps is None and p.seed == profiles.PROFILES["smoke"]["seed"]
-    with pytest.raises(ValueError, match="valid profiles: smoke, default, thesis"):
+    with pytest.raises(ValueError, match="valid profiles: smoke, default, colab, thesis"):
         profiles.resolve_params("nope", {})
     with pytest.raises(ValueError, match="valid names: profile, .*batch_size"):
         profiles.resolve_params("smoke", {"batchsize": 3})

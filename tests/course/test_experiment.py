@@ -64,7 +64,7 @@ def test_train_evaluate_and_reload(tmp_path):
 def test_profile_paths_do_not_depend_on_the_working_directory(cwd, tmp_path, monkeypatch):
     monkeypatch.chdir({"root": ROOT, "notebooks": ROOT / "notebooks", "elsewhere": tmp_path}[cwd])
     params = profiles.resolve_params("default", {})
-    assert Path(params.figures_dir) == (ROOT / "figures").resolve()
+    assert Path(params.figures_dir) == (ROOT / "runs" / "default" / "figures").resolve()   # scratch by default
     assert Path(params.data_root) == (ROOT / "data").resolve()
     assert Path(params.out_dir) == (ROOT / "runs" / "default").resolve()
     abs_dir = str(tmp_path / "x")

@@ -31,7 +31,7 @@ def test_default_plan_covers_both_parts_with_paired_seeds():
     assert params["mask_latent"] == max(params["latent_sizes"])
     # seed-major: every model of seed 0 comes before any run of seed 1
     assert [r.seed for r in models] == sorted(r.seed for r in models)
-    with pytest.raises(ValueError, match="smoke, default, thesis"):
+    with pytest.raises(ValueError, match="smoke, default, thesis, colab"):
         beyond.plan("huge")
 
 

@@ -21,6 +21,13 @@ Notebook 02 (WAE objective, thesis §2.2):
 - :class:`GridMixture` and :func:`encoder_toys` -- a 2-D data set of 4 separated clusters and
   three encoders whose per-sample posteriors and aggregate posterior differ, to show what the
   VAE's KL and the WAE's D_Z(Q_Z, P_Z) each penalise.
+- :class:`LinearGaussianEncoder` -- Gaussian data and a linear-Gaussian encoder, where
+  E_x KL(q(z|x) || p(z)) = I(X; Z) + KL(Q_Z || P_Z) holds with every term in closed form.
+- :func:`penalised_wae_lp`, :func:`penalised_wae_deterministic` (and its ``_path`` over many
+  lambdas) -- the relaxed objective D_WAE
+  on discrete measures (L1 penalty) over all encoders and over deterministic ones, against W_c.
+- :func:`gan_encoder_gradients_1d`, :func:`kl_gaussians_1d` -- what the saturating and the
+  non-saturating (-log D) encoder losses descend, at the optimal discriminator.
 
 All tensors are float64 unless stated otherwise.
 """
@@ -29,7 +36,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -371,3 +378,178 @@ def sample_aggregate(mu: torch.Tensor, sigma: torch.Tensor,
                      generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """One z ~ Q(Z|x_i) per data point: samples of the aggregate posterior Q_Z."""
     return mu + sigma * torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
+
+
+# --------------------------------------------------------------------------------------
+# The VAE's penalty and the WAE's: E_x KL(q(z|x) || p(z)) = I(X; Z) + KL(Q_Z || P_Z)
+# --------------------------------------------------------------------------------------
+@dataclass
+class LinearGaussianEncoder:
+    """Data X ~ N(0, Sx) in R^D, a linear-Gaussian encoder q(z|x) = N(A x + c, S) in R^{d_z},
+    and the prior p(z) = N(0, prior_sigma2 I). Every term of
+
+        E_x KL(q(z|x) || p(z)) = I(X; Z) + KL(Q_Z || P_Z)
+
+    is a Gaussian closed form: the aggregate posterior is Q_Z = N(c, A Sx A' + S), and the mutual
+    information under the encoder's joint p(x) q(z|x) is 1/2 log det(A Sx A' + S) / det S.
+    """
+
+    Sx: torch.Tensor     # (D, D) covariance of the data
+    A: torch.Tensor      # (d_z, D)
+    c: torch.Tensor      # (d_z,)
+    S: torch.Tensor      # (d_z, d_z) covariance of every q(z|x)
+    prior_sigma2: float = 1.0
+
+    @property
+    def d_z(self) -> int:
+        return self.A.shape[0]
+
+    def prior_cov(self) -> torch.Tensor:
+        return self.prior_sigma2 * torch.eye(self.d_z, dtype=DT)
+
+    def aggregate(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(mean, covariance) of the aggregate posterior Q_Z = E_x q(z|x) = N(c, A Sx A' + S)."""
+        return self.c, self.A @ self.Sx @ self.A.T + self.S
+
+    def expected_kl_to_prior(self) -> torch.Tensor:
+        """E_x KL(N(Ax + c, S) || N(0, s2 I)) = 1/2 [(tr S + tr(A Sx A') + |c|^2)/s2 - d_z
+        + d_z log s2 - log det S]: the VAE's regulariser averaged over the data."""
+        s2, k = self.prior_sigma2, self.d_z
+        spread = torch.trace(self.S) + torch.trace(self.A @ self.Sx @ self.A.T) + self.c @ self.c
+        return 0.5 * (spread / s2 - k + k * math.log(s2) - torch.logdet(self.S))
+
+    def mutual_information(self) -> torch.Tensor:
+        """I(X; Z) = H(Z) - H(Z | X) = 1/2 [log det(A Sx A' + S) - log det S]."""
+        return 0.5 * (torch.logdet(self.aggregate()[1]) - torch.logdet(self.S))
+
+    def kl_aggregate_to_prior(self) -> torch.Tensor:
+        """KL(Q_Z || P_Z) between the two Gaussians."""
+        m, C = self.aggregate()
+        return kl_gaussians(m, C, torch.zeros_like(m), self.prior_cov())
+
+    def sample(self, n: int, generator: Optional[torch.Generator] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+        """n draws of (x, z) from the encoder's joint p(x) q(z|x): x (n, D), z (n, d_z)."""
+        D = self.Sx.shape[0]
+        x = torch.randn(n, D, generator=generator, dtype=DT) @ torch.linalg.cholesky(self.Sx).T
+        eps = torch.randn(n, self.d_z, generator=generator, dtype=DT)
+        return x, x @ self.A.T + self.c + eps @ torch.linalg.cholesky(self.S).T
+
+    def monte_carlo(self, n: int, generator: Optional[torch.Generator] = None) -> Dict[str, Tuple[float, float]]:
+        """Monte Carlo (mean, standard error) of the three log-ratios over (x, z) ~ p(x) q(z|x):
+        ``"expected_kl"`` log q(z|x) - log p(z), ``"mutual_information"`` log q(z|x) - log q_Z(z),
+        ``"kl_aggregate"`` log q_Z(z) - log p(z). Per sample the first is the sum of the other
+        two (the derivation); what the estimates check is each closed form's expectation."""
+        x, z = self.sample(n, generator)
+        m_agg, C_agg = self.aggregate()
+        log_q_cond = mvn_logpdf(z - (x @ self.A.T + self.c), torch.zeros(self.d_z, dtype=DT), self.S)
+        log_q_agg = mvn_logpdf(z, m_agg, C_agg)
+        log_p = mvn_logpdf(z, torch.zeros(self.d_z, dtype=DT), self.prior_cov())
+        out = {}
+        for name, w in (("expected_kl", log_q_cond - log_p), ("mutual_information", log_q_cond - log_q_agg),
+                        ("kl_aggregate", log_q_agg - log_p)):
+            out[name] = (w.mean().item(), (w.std() / math.sqrt(n)).item())
+        return out
+
+
+# --------------------------------------------------------------------------------------
+# D_WAE on discrete measures: the penalised objective against W_c
+# --------------------------------------------------------------------------------------
+def penalised_wae_lp(a: Sequence[float], p_z: Sequence[float], cost: np.ndarray,
+                     lam: float) -> Dict[str, Any]:
+    """The relaxed WAE objective over *all* encoders of a discrete problem, as a linear programme:
+
+        min_Q  sum_ij a_i Q(j|i) C_ij + lam * sum_j |Q_Z(j) - p_z(j)|,   Q_Z(j) = sum_i a_i Q(j|i),
+
+    with D_Z the L1 distance (twice the total variation) between the aggregate posterior and the
+    prior. Variables: the joint Gamma_ij = a_i Q(j|i) (rows sum to a) and t_j >= |Q_Z(j) - p_z(j)|.
+    ``cost[i, j]`` = c(x_i, G(z_j)). Returns {"objective", "transport", "penalty", "plan" (n, m)},
+    with penalty the L1 distance itself (not multiplied by lam).
+    """
+    from scipy.optimize import linprog  # deferred: scipy only for this toy's closed form
+    a, p_z, cost = np.asarray(a, float), np.asarray(p_z, float), np.asarray(cost, float)
+    n, m = cost.shape
+    c = np.concatenate([cost.ravel(), np.full(m, float(lam))])
+    A_eq = np.zeros((n, n * m + m))
+    for i in range(n):
+        A_eq[i, i * m:(i + 1) * m] = 1.0
+    A_ub = np.zeros((2 * m, n * m + m))
+    for j in range(m):
+        A_ub[j, j:n * m:m] = 1.0          #   Q_Z(j) - t_j <= p_z(j)
+        A_ub[j, n * m + j] = -1.0
+        A_ub[m + j, j:n * m:m] = -1.0     # - Q_Z(j) - t_j <= -p_z(j)
+        A_ub[m + j, n * m + j] = -1.0
+    res = linprog(c, A_ub=A_ub, b_ub=np.concatenate([p_z, -p_z]), A_eq=A_eq, b_eq=a,
+                  bounds=(0, None), method="highs")
+    if not res.success:  # pragma: no cover
+        raise RuntimeError(f"linprog failed: {res.message}")
+    plan = res.x[:n * m].reshape(n, m)
+    transport = float((plan * cost).sum())
+    penalty = float(np.abs(plan.sum(0) - p_z).sum())
+    return {"objective": float(res.fun), "transport": transport, "penalty": penalty, "plan": plan}
+
+
+def penalised_wae_deterministic(a: Sequence[float], p_z: Sequence[float], cost: np.ndarray,
+                                lam: float) -> Dict[str, Any]:
+    """The same objective as :func:`penalised_wae_lp`, but over a *restricted* family: the
+    deterministic encoders, each x_i sent to one code j(i), searched exhaustively (m^n maps, at
+    most 2 * 10^6). Returns {"objective", "transport", "penalty", "assignment" (n,)}."""
+    return penalised_wae_deterministic_path(a, p_z, cost, [lam])[0]
+
+
+def penalised_wae_deterministic_path(a: Sequence[float], p_z: Sequence[float], cost: np.ndarray,
+                                     lams: Sequence[float]) -> List[Dict[str, Any]]:
+    """:func:`penalised_wae_deterministic` for each lambda of ``lams``, enumerating the m^n
+    deterministic encoders once (their transport cost and L1 penalty do not depend on lambda)."""
+    a, p_z, cost = np.asarray(a, float), np.asarray(p_z, float), np.asarray(cost, float)
+    n, m = cost.shape
+    if m ** n > 2_000_000:
+        raise ValueError(f"{m}^{n} deterministic encoders are too many to enumerate")
+    maps = np.indices((m,) * n).reshape(n, -1).T                      # (m^n, n)
+    transport = (a * cost[np.arange(n), maps]).sum(1)
+    q_z = np.zeros((len(maps), m))
+    for i in range(n):
+        q_z[np.arange(len(maps)), maps[:, i]] += a[i]
+    penalty = np.abs(q_z - p_z).sum(1)
+    out = []
+    for lam in lams:
+        best = int(np.argmin(transport + lam * penalty))
+        out.append({"objective": float(transport[best] + lam * penalty[best]), "transport": float(transport[best]),
+                    "penalty": float(penalty[best]), "assignment": maps[best]})
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# The GAN penalty's encoder loss: saturating vs non-saturating (1-D Gaussians)
+# --------------------------------------------------------------------------------------
+def kl_gaussians_1d(m1: float, s1: float, m2: float, s2: float) -> float:
+    """KL(N(m1, s1^2) || N(m2, s2^2)) = log(s2/s1) + (s1^2 + (m1 - m2)^2) / (2 s2^2) - 1/2."""
+    return math.log(s2 / s1) + (s1 ** 2 + (m1 - m2) ** 2) / (2 * s2 ** 2) - 0.5
+
+
+def gan_encoder_gradients_1d(q_mu: float, q_sd: float, p_sd: float, *, h: float = 1e-4,
+                             lo: float = -40.0, hi: float = 40.0, n: int = 40_001) -> Dict[str, float]:
+    """Gradients with respect to the mean mu of the codes' law Q_Z = N(mu, q_sd^2), at mu = q_mu,
+    with the prior P_Z = N(0, p_sd^2) and the optimal discriminator D*(z) = p(z) / (p(z) + q(z))
+    of the current Q_Z held fixed (as a training step does):
+
+    - ``"saturating"``: d/dmu E_{Q_mu}[log(1 - D*(z))], the minimax encoder loss;
+    - ``"non_saturating"``: d/dmu E_{Q_mu}[-log D*(z)], Algorithm 2's encoder loss;
+    - ``"js"``: d/dmu JS(P_Z, Q_mu);  ``"kl_reverse"``: d/dmu KL(Q_mu || P_Z).
+
+    The first two are integrals of dq/dmu = q (z - mu) / q_sd^2 against the fixed log-ratios
+    (trapezoidal rule); the last two are central differences (step h) of the divergences, JS by
+    :func:`js_divergence_1d`, KL in closed form. Goodfellow et al. (2014): saturating = 2 js;
+    Arjovsky & Bottou (2017, Thm 2.5): non_saturating = kl_reverse - 2 js.
+    """
+    from scipy.stats import norm  # deferred: scipy only for this toy's closed form
+    z = np.linspace(lo, hi, n)
+    lp, lq = norm.logpdf(z, 0.0, p_sd), norm.logpdf(z, q_mu, q_sd)
+    lsum = np.logaddexp(lp, lq)
+    dq = np.exp(lq) * (z - q_mu) / q_sd ** 2
+    saturating = float(np.trapezoid(dq * (lq - lsum), z))           # log(1 - D*) = log q/(p+q)
+    non_saturating = float(np.trapezoid(dq * (lsum - lp), z))       # -log D* = log (p+q)/p
+    js = [js_divergence_1d(lambda t: norm.logpdf(t, 0.0, p_sd), lambda t, m=m: norm.logpdf(t, m, q_sd), lo, hi, n)
+          for m in (q_mu + h, q_mu - h)]
+    kl = [kl_gaussians_1d(m, q_sd, 0.0, p_sd) for m in (q_mu + h, q_mu - h)]
+    return {"saturating": saturating, "non_saturating": non_saturating,
+            "js": (js[0] - js[1]) / (2 * h), "kl_reverse": (kl[0] - kl[1]) / (2 * h)}

@@ -148,8 +148,9 @@ def run_sensitivity(results: Path = SENSITIVITY_RESULTS, work: Path = WORK / "la
 def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python -m waelib.studies.claims_study", description=__doc__.split("\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--scale", "--profile", dest="scale", action="append", choices=list(SCALES),
-                   help="scale(s) to run (repeatable; --profile is a synonym); none: only render")
+    p.add_argument("--scale", dest="scale", action="append", choices=list(SCALES),
+                   help="scale(s) to run (repeatable); none: only render. ('profile' is the notebooks' "
+                        "smoke/default/colab/thesis; a study has scales)")
     p.add_argument("--model", action="append", choices=list(MODEL_ORDER), help="restrict to these models")
     p.add_argument("--limit", type=int, default=None, help="make at most this many runs")
     p.add_argument("--results", default=str(RESULTS), help="results folder")
