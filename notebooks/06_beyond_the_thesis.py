@@ -405,7 +405,7 @@ show.say(
 #
 # ### Exercise 1 — how many components for the ex-post sampler?
 #
-# `ch06.exercise_model(params, params.out_dir)` returns the seed-0 RAE of this notebook's runs (or, where no
+# `ch06.exercise_model(params, run)` returns the seed-0 RAE of this notebook's runs (or, where no
 # checkpoint was kept, an untrained one: it says which). Fit the ex-post sampler with
 # `expost.fit_expost(model, fit_images, n_components=k)` for each `k` of `components` and collect each fit's
 # `sampler.train_log_likelihood`. Why can the training log-likelihood never fall below the one-component
@@ -414,7 +414,8 @@ show.say(
 
 # %%
 components = [1, 2, 4, 8]
-model, which = ch06.exercise_model(params, params.out_dir)
+run = beyond.work_root(params.profile, params.out_dir) / params.models_dataset / "rae" / "seed0"
+model, which = ch06.exercise_model(params, run)
 images = ch06.exercise_images(params, 1024)
 fit_images, held_images = images[: len(images) // 2], images[len(images) // 2:]
 print(f"model: {which}; {len(fit_images)} training images to fit, {len(held_images)} held out")

@@ -55,7 +55,7 @@ def test_gmm_loglik_wrong_answers_fail(ring):
 def test_expost_on_a_model_passes(tmp_path):
     """fit_expost on a model's codes is what the check expects (the notebook's exercise, small)."""
     params = dict(beyond.check_profile("smoke"), profile="smoke")
-    model, which = ch06.exercise_model(params, tmp_path)               # no checkpoint: untrained
+    model, which = ch06.exercise_model(params, tmp_path / "rae" / "seed0")   # no checkpoint: untrained
     assert "UNTRAINED" in which
     images = ch06.exercise_images(params, 64)
     assert images.shape == (64, 3, params["image_size"], params["image_size"]) and images.dtype == torch.uint8

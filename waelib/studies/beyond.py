@@ -41,7 +41,7 @@ from . import runner
 from .beyond_plan import PROFILES, RunSpec, check_profile, load_results, plan, results_root, work_root
 from .beyond_render import render
 
-__all__ = ["PROFILES", "RunSpec", "plan", "run_all", "run_one", "evaluate_run", "latent_summary",
+__all__ = ["PROFILES", "RunSpec", "plan", "run_all", "run_one", "evaluate_run", "latent_summary", "work_root",
            "load_results", "results_root", "check_profile", "main"]
 
 

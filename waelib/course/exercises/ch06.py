@@ -23,6 +23,10 @@ from typing import Any, Mapping, Optional, Sequence, Tuple
 import torch
 
 from ... import config
+from ...data import to_uint8_tensor
+from ...registry import build_model
+from ...train import load_run
+from ..experiment import load_data
 from . import Verdict, close
 
 __all__ = ["INTRO_EXERCISE", "exercise_model", "exercise_images", "gaussian_ml_loglik",
@@ -34,17 +38,13 @@ INTRO_EXERCISE = {"kl_real": 30.0, "kl_rec_ng": 100.0, "kl_fake_ng": 150.0, "rec
                   "image_size": 32}
 
 
-def exercise_model(params: Mapping[str, Any], out_dir: Optional[Path] = None,
-                   model: str = "rae", seed: int = 0) -> Tuple[torch.nn.Module, str]:
-    """The trained seed-``seed`` ``model`` of notebook 06's runs (its checkpoint under
+def exercise_model(params: Mapping[str, Any], run: Path, model: str = "rae",
+                   seed: int = 0) -> Tuple[torch.nn.Module, str]:
+    """The trained ``model`` of the run folder ``run`` (notebook 06 passes its seed-0 run under
     :func:`waelib.studies.beyond_plan.work_root`), in eval mode, and a sentence saying which
     model it is. Without a checkpoint (the committed default results keep none) an untrained
-    model of the profile's size is returned, and the sentence says so."""
-    from ...registry import build_model
-    from ...studies.beyond_plan import work_root
-    from ...train import load_run
-
-    run = work_root(params["profile"], out_dir) / params["models_dataset"] / model / f"seed{seed}"
+    model of the profile's size (seeded with ``seed``) is returned, and the sentence says so."""
+    run = Path(run)
     if (run / "checkpoint.pt").is_file():
         return load_run(run), f"the trained {model} of {run}"
     torch.manual_seed(seed)
@@ -55,9 +55,6 @@ def exercise_model(params: Mapping[str, Any], out_dir: Optional[Path] = None,
 
 def exercise_images(params: Mapping[str, Any], n: int) -> torch.Tensor:
     """The first ``n`` training images (uint8, (n, 3, S, S)) of the profile's data set."""
-    from ...course.experiment import load_data
-    from ...data import to_uint8_tensor
-
     data = load_data(dict(params, dataset=params["models_dataset"]))
     return to_uint8_tensor(torch.utils.data.Subset(data.train, range(min(n, len(data.train)))))
 
