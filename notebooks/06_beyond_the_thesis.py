@@ -76,7 +76,6 @@ from waelib import config, data, expost, losses, registry
 from waelib.course import figures, show
 from waelib.course.exercises import ch06
 from waelib.studies import beyond_plan, beyond_render
-from waelib.train import read_log
 from waelib.utils import atomic_write_json, display_path
 
 figures.use_style()
@@ -251,19 +250,12 @@ show.table(renamed["beyond_models"],
 
 # %%
 intro_root = beyond_plan.results_root("default") / "synthfaces" / "intro_vae"   # the committed logs
-intro_rows = [r for run in sorted(intro_root.glob("seed*")) for r in read_log(run) if r["step"] > 200]
-if intro_rows:
+intro_summary = ch06.intro_vae_log_summary(intro_root)
+if intro_summary is not None:
     intro_path = Path(params.figures_dir) / "nb06_intro_vae_logs.json"
     atomic_write_json(intro_path, {
         "source": f"{display_path(intro_root)}/seed*/log.jsonl (committed, every 10th step), steps after 200; "
-                  "summarised by notebooks/06_beyond_the_thesis",
-        "seeds": len(list(intro_root.glob("seed*"))), "logged_steps": len(intro_rows), "margin": config.INTRO_MARGIN,
-        "recon_min": min(r["recon"] for r in intro_rows), "recon_max": max(r["recon"] for r in intro_rows),
-        "share_fakes_above_margin": float(np.mean([min(r["kl_rec"], r["kl_fake"]) > config.INTRO_MARGIN
-                                                   for r in intro_rows])),
-        "median_kl_fake": float(np.median([r["kl_fake"] for r in intro_rows])),
-        "median_kl_real": float(np.median([r["kl_real"] for r in intro_rows])),
-        "max_kl_fakes": max(max(r["kl_rec"], r["kl_fake"]) for r in intro_rows)})
+                  "summarised by waelib.course.exercises.ch06.intro_vae_log_summary", **intro_summary})
     show.say(
         "**What this run shows.** In the committed default results, the ordering of reconstruction quality "
         "follows Bongini's for the WAEs: test RMSE {mmd} ± {mmd_ci} for WAE-MMD, {rae} ± {rae_ci} for RAE and "

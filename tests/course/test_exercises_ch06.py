@@ -3,6 +3,7 @@
 tolerance is documented in its docstring; the wrong answers below are chosen well outside it."""
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -125,3 +126,20 @@ def test_mask_gate_gradient_wrong_answers_fail():
     assert not ch06.check_mask_gate_gradient(config.MASK_SPARSITY_WEIGHT / 4
                                              + config.MASK_BINARY_WEIGHT / 4)             # binarity slope at 0
     assert not ch06.check_mask_gate_gradient(-config.MASK_SPARSITY_WEIGHT / 4)           # the sign
+
+
+def test_intro_vae_log_summary_reads_the_logged_steps_after_the_warm_up(tmp_path):
+    """Computed by hand on two seeds' tiny logs: steps after 200 only, both fakes above the margin."""
+    for seed, rows in enumerate(([(100, 300, 10, 10, 5), (210, 200, 150, 130, 20)],
+                                 [(220, 180, 90, 400, 30), (230, 250, 121, 125, 40)])):
+        run = tmp_path / f"seed{seed}"
+        run.mkdir()
+        (run / "log.jsonl").write_text("".join(
+            json.dumps({"step": s, "recon": r, "kl_rec": a, "kl_fake": b, "kl_real": k}) + "\n"
+            for s, r, a, b, k in rows))
+    out = ch06.intro_vae_log_summary(tmp_path, margin=120.0)
+    assert out["seeds"] == 2 and out["logged_steps"] == 3
+    assert (out["recon_min"], out["recon_max"]) == (180, 250)
+    assert out["share_fakes_above_margin"] == pytest.approx(2 / 3)       # step 220: kl_rec 90 < 120
+    assert (out["median_kl_fake"], out["median_kl_real"], out["max_kl_fakes"]) == (130, 30, 400)
+    assert ch06.intro_vae_log_summary(tmp_path / "none") is None

@@ -40,7 +40,7 @@ from ..train.checkpoint import CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME
 from ..train.config import REUSE_KEYS
 from ..train.fastpath import step_seconds
 from ..utils import check_choice, display_path, resolve_device, seed_everything
-from .figures import markdown_table
+from .figures import markdown_rows  # noqa: F401 - re-exported: experiment.markdown_rows, the notebooks' name for it
 from .profiles import FID_FEATURE_CHOICES
 
 
@@ -459,14 +459,6 @@ def parameter_rows(models: Sequence[str], *, image_size: int, width: float,
                      "this run (M)": small / 1e6})
     return rows
 
-
-def markdown_rows(rows: Sequence[Mapping[str, Any]]) -> str:
-    """A Markdown table of dict rows (the keys of the first row are the columns), with the
-    number format of :func:`waelib.course.figures.format_value`."""
-    if not rows:
-        return ""
-    columns = list(rows[0])
-    return markdown_table(columns, [[r.get(c) for c in columns] for r in rows])
 
 def load_trained(params: Mapping[str, Any], model: str, *, device: str = "cpu"):
     """The trained model of ``<out_dir>/<model>``; a missing run raises FileNotFoundError naming

@@ -164,6 +164,15 @@ def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]],
     return "\n".join(lines) + "\n"
 
 
+
+def markdown_rows(rows: Sequence[Mapping[str, Any]], columns: Optional[Sequence[str]] = None) -> str:
+    """A Markdown table of dict rows (``columns``, default the keys of the first row), with the
+    number format of :func:`format_value`; "" for no rows."""
+    if not rows:
+        return ""
+    cols = list(columns or rows[0])
+    return markdown_table(cols, [[r.get(c) for c in cols] for r in rows])
+
 def save_table(data: Any, name: str, out_dir: PathLike = "figures", *, caption: str = "",
                meta: Optional[Mapping[str, Any]] = None, columns: Optional[Sequence[str]] = None,
                float_format: str = "{:.4g}", notes: Sequence[str] = (),

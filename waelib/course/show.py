@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from ..utils import display_path, repo_root
-from .figures import format_value, markdown_table
+from .figures import format_value, markdown_rows, markdown_table
 
 __all__ = ["Quote", "lookup", "quote", "say", "table", "run_times", "QUOTE_METADATA_KEY"]
 
@@ -143,8 +143,7 @@ def table(rows: Union[str, Sequence[Mapping[str, Any]]], *, columns: Optional[Se
     elif isinstance(rows, str):
         text = rows
     else:
-        cols = list(columns or (rows[0] if rows else []))
-        text = markdown_table(cols, [[r.get(c) for c in cols] for r in rows]) if rows else ""
+        text = markdown_rows(rows, columns)
     if caption:
         text = f"{text}\n\n*{caption}*"
     _display_markdown(text, {})

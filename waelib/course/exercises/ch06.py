@@ -18,20 +18,21 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 
 from ... import config
 from ...data import to_uint8_tensor
 from ...registry import build_model
-from ...train import load_run
+from ...train import load_run, read_log
 from ..experiment import load_data
 from . import Verdict, close
 
 __all__ = ["INTRO_EXERCISE", "exercise_model", "exercise_images", "gaussian_ml_loglik",
            "check_gmm_loglik", "check_intro_encoder_loss", "nac_codes", "check_nac",
-           "check_mask_gate_gradient"]
+           "check_mask_gate_gradient", "intro_vae_log_summary"]
 
 #: Exercise 2: one batch's mean KLs (nats) and summed squared error, at ``image_size`` px.
 INTRO_EXERCISE = {"kl_real": 30.0, "kl_rec_ng": 100.0, "kl_fake_ng": 150.0, "recon": 200.0,
@@ -155,3 +156,21 @@ def check_mask_gate_gradient(answer: Any) -> Verdict:
     expected = (w + wb * (1.0 - 2.0 * mu)) * mu * (1.0 - mu)
     return close(answer, expected, rel=1e-6, what="gradient of the mask penalties",
                  hint="chain rule: d/dμ of the penalties times dμ/da = μ(1 - μ)")
+
+
+def intro_vae_log_summary(intro_root: Path, margin: float = config.INTRO_MARGIN,
+                          after_step: int = 200) -> Optional[Dict[str, Any]]:
+    """What the committed IntroVAE logs of notebook 06 show (``<intro_root>/seed*/log.jsonl``, the
+    steps after ``after_step``): the range of the summed squared error, the share of logged steps
+    where both kinds of fake have a KL above the margin, median KLs of prior samples and real
+    images, and the largest KL of a fake. None when there are no logs."""
+    runs = sorted(Path(intro_root).glob("seed*"))
+    rows = [r for run in runs for r in read_log(run) if r["step"] > after_step]
+    if not rows:
+        return None
+    return {"seeds": len(runs), "logged_steps": len(rows), "margin": margin,
+            "recon_min": min(r["recon"] for r in rows), "recon_max": max(r["recon"] for r in rows),
+            "share_fakes_above_margin": float(np.mean([min(r["kl_rec"], r["kl_fake"]) > margin for r in rows])),
+            "median_kl_fake": float(np.median([r["kl_fake"] for r in rows])),
+            "median_kl_real": float(np.median([r["kl_real"] for r in rows])),
+            "max_kl_fakes": max(max(r["kl_rec"], r["kl_fake"]) for r in rows)}
