@@ -20,8 +20,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (waelib)" >/dev/null
 	@touch $(STAMP)
 
-## Run the main notebook headless on the embedded data set (CPU is fine: 4 min 7 s measured on a
-## 2-core AMD EPYC, results/bench/command_times.json).
+## Run the main notebook headless on the embedded data set (CPU is fine; its measured time is in
+## results/course/notebook_times.json, from make figures).
 demo: $(STAMP)
 	@mkdir -p runs/demo
 	$(VENV)/bin/papermill notebooks/04_wae_resnet.ipynb runs/demo/04_wae_resnet.ipynb --cwd notebooks
