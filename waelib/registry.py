@@ -22,6 +22,15 @@ command line, the notebooks' tables and figures) asks here.
 | ``vae_bce`` | VAE (cross-entropy) | VAE conv / VAE | ``vae_bce`` | 512 | landscape |
 | ``vae_fixed_var`` | VAE (fixed variance) | VAE conv / VAE | ``vae_fixed_var`` | 512 | landscape |
 | ``vae_learned_var`` | VAE (learned variance) | VAE conv / VAE, learned gamma | ``vae_learned_var`` | 512 | landscape |
+| ``ae`` | AE | DCGAN 5x5 | ``ae``: RAE with no regulariser | 64 | landscape |
+| ``two_stage_vae`` | 2-Stage VAE | VAE conv / VAE + a dense VAE on the codes | ``two_stage_vae`` | 512 | landscape |
+| ``vae_vamp`` | VAE-VampPrior | VAE conv / VAE + pseudo-inputs | ``vae_vamp`` | 512 | landscape |
+| ``vae_flow`` | VAE + Flow | VAE conv / VAE + an IAF posterior | ``vae_flow`` | 512 | landscape |
+| ``vae_iop`` | VAE-IOP | VAE conv / VAE + a density-ratio critic | ``vae_iop`` | 512 | landscape |
+| ``injflow`` | InjFlow | DCGAN 5x5 | ``injflow`` | 64 | landscape |
+| ``mask_aae_paper`` | MaskAAE (its mask loss) | DCGAN 5x5 + mask | ``mask_aae_paper`` | 64 | landscape |
+| ``flexae`` | FlexAE | DCGAN 5x5 + prior generator + critic | ``flexae`` | 64 | landscape |
+| ``soft_intro_vae`` | Soft-IntroVAE | VAE conv / VAE | ``soft_intro_vae`` | 512 | landscape |
 
 Groups: ``thesis`` are the thesis' models (WAE-MMD from seeds 002/003, its baseline);
 ``related`` the related documents' models of notebook 06 (seeds 003, 004); ``landscape`` the
@@ -35,6 +44,7 @@ from typing import Dict, Optional, Tuple, Type
 
 from . import config
 from .models import AutoEncoder, Builder, IntroVAE, MaskAAE, vae_builder, wae_builder
+from .objectives import ae, flexae, injflow, mask_aae_paper, soft_intro_vae, two_stage_vae, vae_flow, vae_iop, vae_vamp
 from .objectives.base import Objective
 from .objectives.beta_vae import BetaVAEObjective
 from .objectives.intro_vae import IntroVAEObjective
@@ -122,6 +132,25 @@ MODEL_REGISTRY: Dict[str, ModelSpec] = _entries(
     ModelSpec("vae_learned_var", "VAE (learned variance)", "#393b79", "landscape",
               VAELearnedVarianceObjective, config.VAE_LATENT_DIM, config.VAE_PRIOR_SIGMA2,
               vae_builder("vae_learned_var", resnet=False, cls=LearnedVarianceVAE)),
+    ModelSpec("ae", "AE", "#c7c7c7", "landscape", ae.AEObjective, config.WAE_LATENT_DIM,
+              config.RAE_PRIOR_SIGMA2, ae.build, ae.OVERRIDES),
+    ModelSpec("two_stage_vae", "2-Stage VAE", "#5254a3", "landscape", two_stage_vae.TwoStageVAEObjective,
+              config.VAE_LATENT_DIM, config.VAE_PRIOR_SIGMA2, two_stage_vae.build, two_stage_vae.OVERRIDES),
+    ModelSpec("vae_vamp", "VAE-VampPrior", "#637939", "landscape", vae_vamp.VampPriorObjective,
+              config.VAE_LATENT_DIM, config.VAE_PRIOR_SIGMA2, vae_vamp.build, vae_vamp.OVERRIDES),
+    ModelSpec("vae_flow", "VAE + Flow", "#e7ba52", "landscape", vae_flow.VAEFlowObjective,
+              config.VAE_LATENT_DIM, config.VAE_PRIOR_SIGMA2, vae_flow.build, vae_flow.OVERRIDES),
+    ModelSpec("vae_iop", "VAE-IOP", "#843c39", "landscape", vae_iop.VAEIOPObjective,
+              config.VAE_LATENT_DIM, config.VAE_PRIOR_SIGMA2, vae_iop.build, vae_iop.OVERRIDES),
+    ModelSpec("injflow", "InjFlow", "#8c6d31", "landscape", injflow.InjFlowObjective,
+              config.WAE_LATENT_DIM, config.RAE_PRIOR_SIGMA2, injflow.build, injflow.OVERRIDES),
+    ModelSpec("mask_aae_paper", "MaskAAE (its mask loss)", "#9edae5", "landscape",
+              mask_aae_paper.MaskAAEPaperObjective, config.WAE_LATENT_DIM, config.WAE_PRIOR_SIGMA2,
+              mask_aae_paper.build, mask_aae_paper.OVERRIDES),
+    ModelSpec("flexae", "FlexAE", "#7b4173", "landscape", flexae.FlexAEObjective, config.WAE_LATENT_DIM,
+              config.RAE_PRIOR_SIGMA2, flexae.build, flexae.OVERRIDES),
+    ModelSpec("soft_intro_vae", "Soft-IntroVAE", "#f7b6d2", "landscape", soft_intro_vae.SoftIntroVAEObjective,
+              config.VAE_LATENT_DIM, config.VAE_PRIOR_SIGMA2, soft_intro_vae.build, soft_intro_vae.OVERRIDES),
 )
 
 
