@@ -11,7 +11,7 @@ export PYTHONHASHSEED := 0
 # per core with one torch thread each on a CPU (measured fastest: results/bench/claims_throughput.json).
 JOBS ?= auto
 
-.PHONY: demo test browser-test figures lab bench bench-gpu bench-candidates bench-compile bench-claims bench-pythae thesis-size bench-metrics notebooks lint claims claims-render beyond beyond-render clean-venv
+.PHONY: demo test browser-test figures lab bench bench-gpu bench-candidates bench-compile bench-claims bench-pythae thesis-size bench-metrics notebooks lint claims claims-render beyond beyond-render landscape landscape-render clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -79,6 +79,15 @@ beyond: $(STAMP)
 ## Re-render notebook 06's tables and figures from results/beyond/default (no training).
 beyond-render: $(STAMP)
 	$(PY) -m waelib.studies.beyond --profile default --render
+
+## Seed 004's landscape (docs/landscape.md, pre-registered): every missing run of the study at
+## both scales (resumable; hours on 2 CPU cores, see the README), then figures/landscape_*.
+landscape: $(STAMP)
+	$(PY) -m waelib.studies.landscape --jobs $(JOBS)
+
+## Re-render the landscape study's tables and figures from results/landscape/ (no training).
+landscape-render: $(STAMP)
+	$(PY) -m waelib.studies.landscape --render
 
 ## Open the course in JupyterLab.
 lab: $(STAMP)

@@ -48,6 +48,11 @@ The studies (what makes ``results/``), :mod:`waelib.studies`:
 - :mod:`waelib.studies.beyond_plan`   -- notebook 06's profiles, runs and result folders
 - :mod:`waelib.studies.beyond`        -- notebook 06's runner: the related seeds' models and claims
 - :mod:`waelib.studies.beyond_render` -- notebook 06's tables and figures from its results
+- :mod:`waelib.studies.landscape_plan` -- seed 004's landscape: scales, arms, rows, the seed's numbers
+- :mod:`waelib.studies.landscape_eval` -- precision/recall, nearest neighbours, attribute manipulation
+- :mod:`waelib.studies.landscape`   -- the landscape study's resumable runner
+- :mod:`waelib.studies.landscape_claims` -- seed 004's orderings L1-L10 as paired comparisons
+- :mod:`waelib.studies.landscape_render` -- the landscape study's tables and figures from its results
 - :mod:`waelib.studies.bench`         -- training-step benchmark (naive vs fast path)
 - :mod:`waelib.studies.bench_flops`   -- FLOPs of a step and the machine's matmul rate
 - :mod:`waelib.studies.bench_compile` -- what ``torch.compile`` costs (cold, warm) and gains on this CPU

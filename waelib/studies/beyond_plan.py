@@ -3,16 +3,14 @@ live. The runner (:mod:`waelib.studies.beyond`) and the renderer
 (:mod:`waelib.studies.beyond_render`) both read it from here."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from .. import config
 from ..course.profiles import resolve_paths
-from ..evaluate import EVAL_NAME
 from ..utils import check_choice, repo_root
-from .runner import RUN_RECORD_NAME
+from .runner import load_run_results
 
 __all__ = ["PROFILES", "RunSpec", "check_profile", "plan", "results_root", "work_root", "load_results"]
 
@@ -98,12 +96,4 @@ def work_root(profile: str, out_dir: Optional[Path] = None) -> Path:
 
 def load_results(profile: str, out_dir: Optional[Path] = None) -> Dict[str, Dict[str, Any]]:
     """``{run key: {"run": run.json, "eval": eval.json result or None}}`` of a profile."""
-    root = results_root(profile, out_dir)
-    out: Dict[str, Dict[str, Any]] = {}
-    for run in sorted(root.glob(f"*/*/seed*/{RUN_RECORD_NAME}")):
-        d = run.parent
-        ev = d / EVAL_NAME
-        out[str(d.relative_to(root))] = {
-            "run": json.loads(run.read_text()),
-            "eval": json.loads(ev.read_text())["result"] if ev.is_file() else None}
-    return out
+    return load_run_results(results_root(profile, out_dir))

@@ -161,7 +161,9 @@ def verdict(summary: Mapping[str, Any], direction: int) -> str:
     return INCONCLUSIVE
 
 
-def _composite(parts: Sequence[str]) -> str:
+def composite_verdict(parts: Sequence[str]) -> str:
+    """The verdict of a conjunction: contradicted if any part is, supported if every part is,
+    else inconclusive."""
     if any(p == CONTRADICTED for p in parts):
         return CONTRADICTED
     if parts and all(p == SUPPORTED for p in parts):
@@ -194,7 +196,7 @@ def analyse(results: Results, scale: str, claims: Sequence[Claim] = CLAIMS) -> L
             sub = [by_id[p]["verdict"] for p in parts]
             rows.append({"claim": cid, "scale": scale, "source": by_id[parts[0]]["source"],
                          "statement": "both WAEs beat both VAEs on sample FID (" + ", ".join(parts) + ")",
-                         "metric": "sample_fid", "verdict": _composite(sub),
+                         "metric": "sample_fid", "verdict": composite_verdict(sub),
                          "n_seeds": min(by_id[p]["n_seeds"] for p in parts),
                          "fragile": any(by_id[p]["fragile"] for p in parts)})
     return rows

@@ -35,7 +35,7 @@ from ..train import NonFiniteLossError, fit
 from ..train.checkpoint import CONFIG_NAME, LOG_NAME
 from ..utils import atomic_write_bytes, atomic_write_json, atomic_write_text, run_metadata
 
-__all__ = ["RUN_RECORD_NAME", "LOG_STRIDE", "StudyData", "worker_data", "is_done", "write_record",
+__all__ = ["RUN_RECORD_NAME", "LOG_STRIDE", "StudyData", "worker_data", "is_done", "load_run_results", "write_record",
            "train_recorded", "run_recorded", "copy_run_files", "save_figure_images", "run_tasks",
            "add_parallel_options"]
 
@@ -82,6 +82,19 @@ def worker_data(key: Any, make: Callable[[], StudyData]) -> StudyData:
 def is_done(res: Path) -> bool:
     """A run is done when its results folder holds its ``run.json``."""
     return (Path(res) / RUN_RECORD_NAME).is_file()
+
+
+def load_run_results(root: Path, pattern: str = "*/*/seed*") -> Dict[str, Dict[str, Any]]:
+    """``{run key: {"run": run.json, "eval": eval.json's result or None}}`` of every run folder
+    under ``root`` that matches ``pattern`` and holds a ``run.json`` (the key is its path
+    relative to ``root``)."""
+    out: Dict[str, Dict[str, Any]] = {}
+    for run in sorted(Path(root).glob(f"{pattern}/{RUN_RECORD_NAME}")):
+        d = run.parent
+        ev = d / evaluate.EVAL_NAME
+        out[str(d.relative_to(root))] = {"run": json.loads(run.read_text()),
+                                         "eval": json.loads(ev.read_text())["result"] if ev.is_file() else None}
+    return out
 
 
 def write_record(res: Path, record: Mapping[str, Any]) -> Path:
