@@ -353,6 +353,7 @@ def load_run(out_dir: Union[str, os.PathLike], *, device: str = "cpu",
         cfg = TrainConfig.from_dict(ckpt["config"])
     model = build_model(cfg.model, image_size=cfg.image_size, latent_dim=cfg.latent_dim,
                         width=cfg.width, **cfg.model_overrides)
+    objective_for(cfg.model)(model, cfg)     # an objective may add state to the model (IntroVAE's warm-up step)
     model.load_state_dict(ckpt["model"])
     model.run_config = cfg
     model.run_step = int(ckpt.get("step", 0))

@@ -137,9 +137,6 @@ class Run:
         except BaseException:
             torch.set_num_threads(self._threads_before)
             raise
-        self.sample_z = self.model.sample_prior(
-            self.cfg.n_samples, generator=torch.Generator().manual_seed(self.cfg.seed),
-            device=self.device)
         self.last_good_step: Optional[int] = self.step if self.ckpt is not None else None
         self.last_ckpt_time = time.monotonic()
         return self
@@ -429,8 +426,16 @@ class Run:
         if self.tb is not None:
             self.tb.flush()
 
+    def sample_codes(self) -> torch.Tensor:
+        """The codes of the progress grids: ``n_samples`` draws of the model's prior as it is now,
+        from a generator seeded with the run's seed (the same noise at every save). Drawn afresh
+        at each save, so a learned prior (VampPrior, 2-Stage VAE, FlexAE, VAE-IOP) shows its
+        current samples; for a fixed N(0, sigma^2 I) prior they are the same codes every time."""
+        return self.model.sample_prior(self.cfg.n_samples, generator=torch.Generator().manual_seed(self.cfg.seed),
+                                       device=self.device)
+
     def save_samples(self) -> None:
-        """``samples_step{N:06d}.png``: the fixed prior codes ``sample_z`` decoded (rank 0)."""
+        """``samples_step{N:06d}.png``: :meth:`sample_codes` decoded (rank 0)."""
         if self.rank != 0:
             return
         # deferred: torchvision is slow to import and only this function needs it
@@ -439,7 +444,7 @@ class Run:
         was_training = model.training
         model.eval()
         with torch.no_grad(), self.trainer.autocast():
-            imgs = model.decode(self.sample_z).float().clamp(0, 1).cpu()
+            imgs = model.decode(self.sample_codes()).float().clamp(0, 1).cpu()
         model.train(was_training)
         nrow = max(1, int(math.sqrt(self.cfg.n_samples)))
         grid = make_grid(imgs, nrow=nrow, padding=2)
