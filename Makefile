@@ -87,7 +87,7 @@ landscape: $(STAMP)
 
 ## Re-render the landscape study's tables and figures from results/landscape/ (no training).
 landscape-render: $(STAMP)
-	$(PY) -m waelib.studies.landscape --render
+	$(PY) -m waelib.studies.landscape --render --readme
 
 ## Open the course in JupyterLab.
 lab: $(STAMP)

@@ -32,7 +32,7 @@ NOTEBOOKS = sorted(p for p in NB_DIR.glob("*.ipynb") if not p.name.startswith(".
 NB_IDS = [p.stem for p in NOTEBOOKS]
 #: The course, in order (README.md's table).
 COURSE = ("01_elbo", "02_wae_objective", "02b_resnet_degradation", "03_vae", "04_wae_resnet",
-          "05_thesis_results", "06_beyond_the_thesis")
+          "05_thesis_results", "06_beyond_the_thesis", "07_landscape")
 #: The shortest code cell that may not appear in two notebooks (lines, blank lines excluded).
 PASTED_MIN_LINES = 4
 
@@ -80,6 +80,13 @@ EXPECTED_OUTPUTS = {
                    + ["beyond_latent.png", "beyond_samples.png"],
         "out": ["beyond_results/synthfaces/intro_vae/seed0/eval.json",
                 "beyond_results/synthfaces_n8/mask_aae_m8/seed0/run.json"],
+    },
+    "07_landscape": {
+        "figures": [f"{t}.{ext}" for t in ("landscape_primary", "landscape_orderings", "landscape_ordering_parts",
+                                          "landscape_table5", "landscape_attributes") for ext in ("csv", "md", "json")]
+                   + ["landscape_fcd_primary.png", "nb07_landscape_fcd.png", "landscape_attributes.png"],
+        "out": ["landscape_results/primary/flexae/seed0/run.json",
+                "landscape_results/primary/flexae_c6/seed0/eval.json"],
     },
 }
 

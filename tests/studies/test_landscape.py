@@ -82,9 +82,27 @@ def test_smoke_render_writes_the_tables(smoke):
     assert "L10" in {o["ordering"] for o in ords}
 
 
+def test_readme_block_is_rewritten_between_its_markers(smoke, tmp_path):
+    out, _ = smoke
+    done = landscape_render.render("smoke", out_dir=out, figures_dir=out / "figures")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{landscape_render.README_START}\nold\n{landscape_render.README_END}\nrest\n")
+    landscape_render.update_readme(done, readme)
+    text = readme.read_text()
+    assert text.startswith("intro\n") and text.endswith("rest\n") and "old" not in text
+    assert "| L1 |" in text and "runs so far" in text
+    (tmp_path / "other.md").write_text("no markers here\n")
+    with pytest.raises(ValueError, match="no landscape block"):
+        landscape_render.update_readme(done, tmp_path / "other.md")
+
+
 @pytest.mark.skipif(not (ROOT / "results" / "landscape").is_dir(), reason="no committed landscape results yet")
 def test_committed_results_re_render_identically(tmp_path):
-    landscape_render.render("default", figures_dir=tmp_path)
+    done = landscape_render.render("default", figures_dir=tmp_path)
+    block = landscape_render.readme_block(done)
+    readme = (ROOT / "README.md").read_text()
+    assert f"{landscape_render.README_START}\n{block}\n{landscape_render.README_END}" in readme, \
+        "the README's landscape block is stale: run make landscape-render"
     for csv in sorted(tmp_path.glob("landscape_*.csv")):
         committed = ROOT / "figures" / csv.name
         assert committed.is_file(), f"{csv.name} is not committed: run make landscape-render"

@@ -212,6 +212,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--scale", action="append", default=None, help="primary or second (default: both)")
     p.add_argument("--render", action="store_true", help="only re-render tables and figures")
     p.add_argument("--limit", type=int, default=None, help="make at most this many runs")
+    p.add_argument("--readme", action="store_true", help="also rewrite the README's landscape block")
     runner.add_parallel_options(p)
     a = p.parse_args(argv)
     try:
@@ -226,8 +227,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if not a.render:
             run_all(a.profile, scales=a.scale, limit=a.limit, jobs=jobs, threads=a.threads)
         # deferred: the renderer imports matplotlib; a training-only call does not need it
-        from .landscape_render import render
-        render(a.profile)
+        from .landscape_render import render, update_readme
+        done = render(a.profile)
+        if a.readme:
+            update_readme(done)
     except KeyboardInterrupt as e:
         print(f"interrupted: {e}", file=sys.stderr)
         return 130

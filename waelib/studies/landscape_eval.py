@@ -42,7 +42,8 @@ def memorisation(sample_feats: torch.Tensor, test_feats: torch.Tensor, train_fea
     """Seed 004 Figure 17 as numbers: the median distance of the samples (N, d) to their nearest
     training image (M, d), the same for held-out test images (N', d), and their difference
     (``sample - test``; below zero the samples sit closer to the training set than new data
-    does, a sign of memorisation)."""
+    does, a sign of memorisation). Medians are ``torch.median``'s: the lower of the two middle
+    values for an even count."""
     ds = nearest_distances(sample_feats, train_feats)
     dt = nearest_distances(test_feats, train_feats)
     ms, mt = float(ds.median()), float(dt.median())

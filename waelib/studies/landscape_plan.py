@@ -22,8 +22,9 @@ from ..objectives.flexae import PGEN_CAPACITIES
 from ..utils import check_choice, repo_root
 from .runner import load_run_results
 
-__all__ = ["Arm", "Row", "RunSpec", "ARMS", "CAPACITY_ARMS", "ROWS", "SCALES", "PROFILES", "ATTRIBUTES",
-           "LATENT_DIM", "SEED004", "arm", "check_profile", "plan", "results_root", "work_root", "load_results"]
+__all__ = ["Arm", "Row", "RunSpec", "ARMS", "CAPACITY_ARMS", "ROWS", "SCALES", "PROFILES", "NOTEBOOK_PROFILES",
+           "ATTRIBUTES", "LATENT_DIM", "SEED004", "arm", "check_profile", "plan", "results_root", "work_root",
+           "load_results"]
 
 #: One latent size for every row (amendment of 2026-12-01, docs/landscape.md): the thesis' WAE
 #: size, and the RAE paper's for CelebA.
@@ -106,15 +107,35 @@ SCALES: Dict[str, Dict[str, Any]] = {
                    capacity=False),
 }
 #: ``default`` is the study (committed under results/landscape); ``smoke`` is the tests' (tiny).
+#: The smoke profile's mnist5k scale uses 256 training and 192 held-out digits.
 PROFILES: Dict[str, Dict[str, Dict[str, Any]]] = {
     "default": SCALES,
     "smoke": {s: dict(p, width=0.0625, batch_size=16, steps=3, n_train=256, n_test=192, n_fid=64, n_interp=8,
                       n_div=20, gmm_components=2, seeds=(0,), capacity_seeds=(0,), n_attr_paths=8, n_knn=64)
               for s, p in SCALES.items()},
 }
-for _p in PROFILES["smoke"].values():
-    if _p["dataset"] == "mnist5k":
-        _p.update(n_train=256, n_test=192)
+#: ``thesis`` is the related documents' scale: synthfaces at 128 px, full width, 20,000 steps (a GPU).
+PROFILES["thesis"] = {
+    "primary": dict(SCALES["primary"], image_size=128, width=1.0, batch_size=100, steps=20000, n_train=None,
+                    n_test=None, n_fid=10000, device="auto"),
+    "second": dict(SCALES["second"], width=1.0, steps=20000, device="auto"),
+}
+
+#: Notebook 07's profiles (its parameters cell): which study profile it runs or renders, on which
+#: arms and scales. ``smoke`` trains a few tiny arms (the tests'); ``default`` renders the committed
+#: results and trains only when ``train=True`` (``make landscape`` is the same, resumable);
+#: ``colab`` is the default study on a Colab GPU; ``thesis`` the 128-px scale (a GPU).
+NOTEBOOK_PROFILES: Dict[str, Dict[str, Any]] = {
+    "smoke": dict(study_profile="smoke", arms=("rae", "flexae", "vae_fixed_var", "flexae_c1", "flexae_c6"),
+                  scales=("primary",), train=True, jobs=1, out_dir="../runs/smoke",
+                  figures_dir="../runs/smoke/figures"),
+    "default": dict(study_profile="default", arms=None, scales=None, train=False, jobs="auto", out_dir=None,
+                    figures_dir="../runs/default/figures"),
+    "colab": dict(study_profile="default", arms=None, scales=None, train=True, jobs="auto", out_dir="../runs/colab",
+                  figures_dir="../runs/colab/figures"),
+    "thesis": dict(study_profile="thesis", arms=None, scales=None, train=True, jobs="auto", out_dir="../runs/thesis",
+                   figures_dir="../runs/thesis/figures"),
+}
 
 
 @dataclass(frozen=True)

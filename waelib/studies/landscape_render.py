@@ -32,7 +32,11 @@ from .landscape_claims import METRIC_LABELS, analyse_orderings, capacity_choice,
 from .landscape_eval import summarise_attributes
 from .landscape_plan import ARMS, ATTRIBUTES, CAPACITY_ARMS, ROWS, SEED004, check_profile, load_results, results_root
 
-__all__ = ["summary", "main_rows", "capacity_rows", "attribute_rows", "render", "table_dir"]
+__all__ = ["summary", "main_rows", "capacity_rows", "attribute_rows", "render", "table_dir", "readme_block",
+           "update_readme", "README_START", "README_END"]
+
+#: The README's landscape block lies between these two lines; :func:`update_readme` rewrites it.
+README_START, README_END = "<!-- landscape-verdicts:start -->", "<!-- landscape-verdicts:end -->"
 
 #: Which of the seed's data sets stands beside each of our scales (closest in kind).
 SEED_COLUMN = {"primary": ("CelebA", "CELEBA"), "second": ("MNIST", "MNIST")}
@@ -294,3 +298,36 @@ def render(profile: str = "default", *, out_dir: Optional[Path] = None,
     plt.close("all")
     done["provenance"] = prov
     return done
+
+
+def readme_block(done: Mapping[str, Any]) -> str:
+    """The README's summary of the study from :func:`render`'s output: how many runs, their
+    training time and machines, and each ordering's verdict per scale (rendered, never typed)."""
+    prov = done["provenance"]
+    by_id: Dict[str, Dict[str, str]] = {}
+    statements: Dict[str, str] = {}
+    for o in done["orderings"]:
+        by_id.setdefault(o["ordering"], {})[o["scale"]] = o["verdict"] + (" (fragile)" if o.get("fragile") else "")
+        statements.setdefault(o["ordering"], o["statement"])
+    scales = sorted({o["scale"] for o in done["orderings"]}, key=["primary", "second"].index)
+    lines = [f"{prov['n_runs']} runs so far ({prov['train_seconds_total'] / 3600:.1f} h of training, "
+             f"{prov['eval_seconds_total'] / 3600:.1f} h of evaluation; {', '.join(prov['hardware'])}); "
+             f"rendered from `{prov['results']}` by `make landscape-render`.", "",
+             "| ordering | the talk's claim | " + " | ".join(f"{s} scale" for s in scales) + " |",
+             "|---|---|" + "---|" * len(scales)]
+    for oid, verdicts in by_id.items():
+        lines.append(f"| {oid} | {statements[oid]} | " + " | ".join(verdicts.get(s, "—") for s in scales) + " |")
+    return "\n".join(lines)
+
+
+def update_readme(done: Mapping[str, Any], path: Optional[Path] = None) -> Path:
+    """Replace the README's block between :data:`README_START` and :data:`README_END` with
+    :func:`readme_block` (``python -m waelib.studies.landscape --render --readme``)."""
+    path = Path(path) if path is not None else repo_root() / "README.md"
+    text = path.read_text()
+    if README_START not in text or README_END not in text:
+        raise ValueError(f"{path} has no landscape block ({README_START} ... {README_END})")
+    head, rest = text.split(README_START, 1)
+    tail = rest.split(README_END, 1)[1]
+    path.write_text(f"{head}{README_START}\n{readme_block(done)}\n{README_END}{tail}")
+    return path
