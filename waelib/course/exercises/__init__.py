@@ -1,5 +1,5 @@
 """Check functions for the notebooks' exercises: one module per chapter (``ch01``, ``ch02``,
-``ch02b``, ``ch03``, ``ch04``, ``ch05``, ``ch06``).
+``ch02b``, ``ch03``, ``ch04``, ``ch05``, ``ch06``, ``ch07``).
 
 Each check computes the expected answer itself (a closed form, an independent computation) and
 compares: ``ch01.check_gap(answer)`` returns a :class:`Verdict` whose text says what is right or
