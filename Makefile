@@ -11,7 +11,7 @@ export PYTHONHASHSEED := 0
 # per core with one torch thread each on a CPU (measured fastest: results/bench/claims_throughput.json).
 JOBS ?= auto
 
-.PHONY: demo test browser-test figures lab bench bench-gpu bench-candidates bench-compile bench-claims bench-pythae thesis-size bench-metrics notebooks lint claims claims-render beyond beyond-render landscape landscape-render clean-venv
+.PHONY: demo test browser-test figures lab bench bench-gpu bench-candidates bench-compile bench-claims bench-pythae thesis-size bench-metrics notebooks lint claims claims-render beyond beyond-render landscape landscape-render why why-render clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -88,6 +88,17 @@ landscape: $(STAMP)
 ## Re-render the landscape study's tables and figures from results/landscape/ (no training).
 landscape-render: $(STAMP)
 	$(PY) -m waelib.studies.landscape --render --readme
+
+## Why WAE-ResNet loses at CPU scale (issue 20; docs/claims.md, pre-registered): every missing run
+## and stage (resumable; about 1.5 hours on 2 CPU cores), one run at a time at 2 threads as the
+## claims study ran, so that its 2,000-step stages can reproduce the claims study's second scale;
+## then figures/why_*.
+why: $(STAMP)
+	$(PY) -m waelib.studies.why --jobs 1
+
+## Re-render issue 20's tables and figures from results/why/ (no training).
+why-render: $(STAMP)
+	$(PY) -m waelib.studies.why --render
 
 ## Open the course in JupyterLab.
 lab: $(STAMP)

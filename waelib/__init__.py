@@ -53,6 +53,11 @@ The studies (what makes ``results/``), :mod:`waelib.studies`:
 - :mod:`waelib.studies.landscape`   -- the landscape study's resumable runner
 - :mod:`waelib.studies.landscape_claims` -- seed 004's orderings L1-L10 as paired comparisons
 - :mod:`waelib.studies.landscape_render` -- the landscape study's tables and figures from its results
+- :mod:`waelib.studies.why_plan` -- issue 20 (why WAE-ResNet loses): arms, budgets, comparisons, matched encoder width
+- :mod:`waelib.studies.why_eval` -- what a code keeps: attribute accuracy, teeth, background hue, MMD, discriminator
+- :mod:`waelib.studies.why`         -- issue 20's resumable runner (staged runs, one per seed)
+- :mod:`waelib.studies.why_analysis` -- issue 20's decisions: budget curve, slope, capacity control, codes
+- :mod:`waelib.studies.why_render` -- issue 20's tables and figures from its results
 - :mod:`waelib.studies.bench`         -- training-step benchmark (naive vs fast path)
 - :mod:`waelib.studies.bench_flops`   -- FLOPs of a step and the machine's matmul rate
 - :mod:`waelib.studies.bench_compile` -- what ``torch.compile`` costs (cold, warm) and gains on this CPU

@@ -220,11 +220,19 @@ def vae_builder(name: str, *, resnet: bool, cls: Type[VAE] = VAE) -> Builder:
 def wae_builder(name: str, *, resnet: bool, adversary: bool, cls: Type[WAE] = WAE) -> Builder:
     """A builder of the WAE networks (§4.3.2): the DCGAN 5x5 encoder, or with ``resnet`` the
     ResNet encoder (§3.2, §4.3.4), the DCGAN decoder and, with ``adversary``, the latent
-    discriminator of Algorithm 2 (overrides ``disc_hidden``, ``disc_layers``)."""
+    discriminator of Algorithm 2 (overrides ``disc_hidden``, ``disc_layers``).
+
+    ``encoder_width`` (None = ``width``): the encoder's own channel multiplier, the decoder and
+    the discriminator keep ``width`` -- the capacity control of docs/claims.md (issue 20), a
+    ResNet encoder as large as the DCGAN encoder in front of the same decoder."""
     def build(image_size: int, latent_dim: int, width: float, prior_sigma2: float,
-              disc_hidden: int = config.DISC_HIDDEN, disc_layers: int = config.DISC_LAYERS) -> AutoEncoder:
+              disc_hidden: int = config.DISC_HIDDEN, disc_layers: int = config.DISC_LAYERS,
+              encoder_width: Optional[float] = None) -> AutoEncoder:
         enc_cls = ResNetEncoder if resnet else DCGANEncoder
-        encoder = enc_cls(latent_dim, image_size=image_size, width=width)
+        if encoder_width is not None and not (isinstance(encoder_width, (int, float)) and 0 < encoder_width <= 4):
+            raise ValueError(f"encoder_width must be a number in (0, 4], got {encoder_width!r}")
+        enc_width = width if encoder_width is None else float(encoder_width)
+        encoder = enc_cls(latent_dim, image_size=image_size, width=enc_width)
         decoder = DCGANDecoder(latent_dim, image_size=image_size, width=width)
         disc = (LatentDiscriminator(latent_dim, hidden=disc_hidden, n_layers=disc_layers, width=width)
                 if adversary else None)

@@ -92,7 +92,7 @@ class ModelSpec:
     overrides: Tuple[str, ...] = ("prior_sigma2",)
 
 
-_GAN_OVERRIDES = ("prior_sigma2", "disc_hidden", "disc_layers")
+_GAN_OVERRIDES = ("prior_sigma2", "disc_hidden", "disc_layers", "encoder_width")
 
 
 def _entries(*specs: ModelSpec) -> Dict[str, ModelSpec]:
@@ -197,7 +197,8 @@ def build_model(name: str, *, image_size: int = config.IMAGE_SIZE, latent_dim: O
         width: multiplies every channel count and hidden width (1.0 = thesis); use e.g. 0.125
             for models that train in minutes on a CPU.
         **overrides: the entry's ``overrides``: ``prior_sigma2`` (all), ``disc_hidden`` /
-            ``disc_layers`` (the GAN-penalty models).
+            ``disc_layers`` and ``encoder_width`` (the encoder's own width; the GAN-penalty
+            models).
 
     Raises:
         ValueError: for an unknown name, image size, width or override, listing the choices.

@@ -1,0 +1,238 @@
+"""Tables and figures of the study of issue 20 ("Why WAE-ResNet loses at CPU scale",
+``docs/claims.md``) from its results (no training).
+
+    python -m waelib.studies.why --render
+
+Writes into ``figures/`` (the default profile) or ``<out_dir>/figures``:
+
+- ``why_budget`` -- the paired gap WAE-ResNet - WAE of sample FCD, reconstruction FCD and RMSE at
+  every budget, with its 95 % interval, p, Holm's p, smallest detectable difference, verdict;
+- ``why_trend`` -- the gap's slope per doubling of the steps, the gaps at 2,000 and 8,000 steps,
+  and the pre-registered outcome (flip / close / hold);
+- ``why_capacity`` -- the capacity control: the wide-encoder WAE-ResNet against WAE and against
+  WAE-ResNet at the primary budget, and its outcome;
+- ``why_codes`` / ``why_attributes`` / ``why_code_comparisons`` -- what each code keeps: per model
+  the code metrics, per model and attribute the classifier's accuracy on reconstructions, and the
+  paired comparisons;
+- ``why_claims_check`` -- the 2,000-step stages beside the claims study's second-scale runs of the
+  same seeds (the default profile only; a consistency check that decides nothing);
+- figures ``why_gap_steps`` (gap against steps with intervals), ``why_attributes`` (attribute
+  accuracy per model) and ``why_blob`` (faces without teeth and each model's reconstructions).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional, Sequence
+
+import numpy as np
+import torch
+
+from .. import registry
+from ..course.figures import save_figure, save_table, show_images, use_style
+from ..utils import display_path, repo_root
+from .beyond_render import json_key
+from .why_analysis import (
+    attribute_rows,
+    budget_rows,
+    capacity_rows,
+    claims_check_rows,
+    code_comparison_rows,
+    code_rows,
+    load_results,
+    paired,
+    trend_rows,
+)
+from .why_plan import ARMS, CURVE_METRICS, METRICS, check_profile, matching_encoder_width, results_root, settings
+
+__all__ = ["provenance", "gap_figure", "attributes_figure", "blob_figure", "table_dir", "render"]
+
+
+def provenance(results: Mapping[str, Mapping[str, Any]], profile: str, root: Path) -> Dict[str, Any]:
+    """What the tables come from: the settings, the results folder, the runs' dates, hardware,
+    commits and total wall times (training and evaluation)."""
+    runs = [r["run"] for r in results.values()]
+    meta = [r.get("metadata", {}) for r in runs]
+    dates = sorted(m.get("date_utc", "") for m in meta if m.get("date_utc"))
+    return {"profile": profile, "settings": settings(profile), "results": display_path(root), "n_runs": len(runs),
+            "n_diverged": sum(r.get("status") == "diverged" for r in runs),
+            "first_run_utc": dates[0] if dates else None, "last_run_utc": dates[-1] if dates else None,
+            "hardware": sorted({json_key(m.get("hardware", {})) for m in meta}),
+            "commits": sorted({m.get("git_commit", "?") for m in meta}),
+            "train_seconds_total": sum(r.get("train_seconds", 0) for r in runs),
+            "eval_seconds_total": sum(r.get("eval_seconds", 0) for r in runs)}
+
+
+def _color(arm: str) -> str:
+    return registry.MODEL_COLORS[ARMS[arm].model]
+
+
+def gap_figure(results, params: Mapping[str, Any]):
+    """Per curve metric, the mean paired gap WAE-ResNet - WAE against the steps (log2 axis) with
+    its 95 % interval; the control's gap (wide ResNet - WAE) at the primary budget beside."""
+    import matplotlib.pyplot as plt  # deferred: pyplot only when a figure is drawn
+    fig, axes = plt.subplots(1, len(CURVE_METRICS), figsize=(3.3 * len(CURVE_METRICS), 2.8))
+    for ax, metric in zip(np.atleast_1d(axes), CURVE_METRICS):
+        pts = [(b, paired(results, "wae_resnet", "wae_gan", b, metric)) for b in params["budgets"]]
+        pts = [(b, s) for b, s in pts if s["n"]]
+        x = np.array([b for b, _ in pts], dtype=float)
+        y = np.array([s["mean"] for _, s in pts], dtype=float)
+        err = np.array([[s["mean"] - s["lo"], s["hi"] - s["mean"]] if s["lo"] is not None else [0, 0]
+                        for _, s in pts]).T.reshape(2, -1)
+        ax.errorbar(x, y, yerr=err, fmt="o-", color=_color("wae_resnet"), capsize=3, ms=4, label="WAE-ResNet − WAE")
+        w = paired(results, "wae_resnet_wide", "wae_gan", params["primary"], metric)
+        if w["n"]:
+            we = [[w["mean"] - w["lo"]], [w["hi"] - w["mean"]]] if w["lo"] is not None else None
+            ax.errorbar([params["primary"] * 1.15], [w["mean"]], yerr=we, fmt="s", mfc="white",
+                        color=_color("wae_resnet_wide"), capsize=3, ms=5, label="wide encoder − WAE")
+        ax.axhline(0.0, color="0.4", lw=0.8)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("training steps")
+        ax.set_title(f"{METRICS[metric][1]}: paired gap", fontsize=8)
+        ax.grid(alpha=0.3)
+    np.atleast_1d(axes)[0].legend(fontsize=7)
+    fig.suptitle("Gap against training steps: mean over seeds, 95 % interval (below 0: WAE-ResNet better)",
+                 fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def attributes_figure(rows: Sequence[Mapping[str, Any]]):
+    """Accuracy of the classifier on each model's reconstructions per attribute (mean and 95 %
+    interval over seeds), the originals' accuracy (its ceiling) as black bars."""
+    import matplotlib.pyplot as plt  # deferred: pyplot only when a figure is drawn
+    names = list(dict.fromkeys(r["attribute"] for r in rows))
+    arms = list(dict.fromkeys(r["arm"] for r in rows))
+    fig, ax = plt.subplots(figsize=(0.62 * len(names) + 1.5, 3.4))
+    x = np.arange(len(names))
+    ceiling = {r["attribute"]: r["original_accuracy"] for r in rows}
+    ax.scatter(x, [ceiling[n] for n in names], marker="_", s=300, color="k", label="originals", zorder=3)
+    for i, a in enumerate(arms):
+        rr = {r["attribute"]: r for r in rows if r["arm"] == a}
+        off = (i - (len(arms) - 1) / 2) * 0.1
+        ax.errorbar(x + off, [rr[n]["recon_accuracy"] for n in names],
+                    yerr=[rr[n]["recon_accuracy_ci"] or 0 for n in names], fmt="o", ms=3, capsize=1.5,
+                    color=_color(a), mfc="white" if ARMS[a].role == "control" else _color(a), label=ARMS[a].label)
+    ax.set_xticks(x, names, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("accuracy on reconstructions")
+    ax.set_ylim(0.0, 1.05)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def _npz(root: Path, arm: str, steps: int, seed: int) -> Optional[Dict[str, np.ndarray]]:
+    path = root / arm / f"seed{seed}" / f"codes_step{steps:04d}.npz"
+    return dict(np.load(path)) if path.is_file() else None
+
+
+def _num(v: Optional[float], digits: int) -> str:
+    return "–" if v is None else f"{v:.{digits}f}"
+
+
+def blob_figure(root: Path, params: Mapping[str, Any], code: Sequence[Mapping[str, Any]]):
+    """The white blob: faces without teeth (top row) and each model's reconstructions at the
+    primary budget (figure seed), each row with its attribute accuracy and teeth-seen share."""
+    import matplotlib.pyplot as plt  # deferred: pyplot only when a figure is drawn
+    steps, seed = params["primary"], params["figure_seed"]
+    have = [a for a in ARMS if _npz(root, a, steps, seed) is not None]
+    if not have:
+        return None
+    by_arm = {r["arm"]: r for r in code if r["steps"] == steps}
+    fig, axes = plt.subplots(len(have) + 1, 1, figsize=(6.5, 0.8 * (len(have) + 1) + 0.3), squeeze=False)
+    first = _npz(root, have[0], steps, seed)
+    rows = [("originals (no teeth)", first["originals"], "k")] + [
+        (f"{ARMS[a].label}\nattr. {_num(by_arm.get(a, {}).get('attr_acc'), 3)}, teeth "
+         f"{_num(by_arm.get(a, {}).get('teeth_fp'), 2)}", _npz(root, a, steps, seed)["reconstructions"], _color(a))
+        for a in have]
+    for ax, (label, imgs, color) in zip(axes[:, 0], rows):
+        show_images(ax, torch.from_numpy(imgs).float() / 255, nrow=len(imgs))
+        ax.set_axis_off()
+        ax.text(-0.02, 0.5, label, transform=ax.transAxes, ha="right", va="center", fontsize=6, color=color)
+    fig.suptitle(f"Faces without teeth and their reconstructions ({steps} steps, seed {seed}); mean attribute "
+                 "accuracy and the share of no-teeth faces seen with teeth, over seeds", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def table_dir(profile: str, out_dir: Optional[Path] = None, figures_dir: Optional[Path] = None) -> Path:
+    """``figures_dir`` if given; ``figures/`` for the default profile; else beside the results."""
+    if figures_dir is not None:
+        return Path(figures_dir)
+    if profile == "default" and out_dir is None:
+        return repo_root() / "figures"
+    return results_root(profile, out_dir).parent / "figures"
+
+
+def _captions(params: Mapping[str, Any]) -> Dict[str, str]:
+    scale = (f"synthfaces {params['image_size']} px, width {params['width']}, batch {params['batch_size']}, "
+             f"FCD n = {params['n_fid']}")
+    return {
+        "why_budget": f"Issue 20, the budget curve ({scale}): WAE-ResNet - WAE per seed at each budget of the same "
+                      "runs; mean, 95 % t-interval, p, Holm's p over the rows, smallest detectable difference "
+                      "(80 % power); verdict as the claims study's (supported: WAE-ResNet lower).",
+        "why_trend": "Issue 20: slope of the paired gap per doubling of the steps (least squares per seed, interval "
+                     "over seeds), the gaps at the primary and the longest budget, and the pre-registered outcome.",
+        "why_capacity": f"Issue 20, the capacity control at {params['primary']} steps: the WAE-ResNet with its "
+                        "encoder widened to the DCGAN encoder's parameter count (decoder unchanged) against WAE "
+                        "and against WAE-ResNet; share of the gap closed (descriptive) and the outcome.",
+        "why_codes": "Issue 20, what each code keeps: per model the FCDs, the classifier's mean attribute accuracy "
+                     "on reconstructions, teeth seen on faces without teeth, background hue error and saturation "
+                     "ratio, MMD(Q_Z, P_Z) (IMQ), code SD and the discriminator's accuracy; mean and 95 % "
+                     "half-width over seeds.",
+        "why_attributes": f"Issue 20: the classifier's accuracy per attribute on reconstructions at "
+                          f"{params['primary']} steps (mean, 95 % half-width over seeds), on the originals (its "
+                          "ceiling), the agreement with the originals' predictions and the base rate.",
+        "why_code_comparisons": "Issue 20: the code analysis' paired comparisons A - B at the primary budget, "
+                                "two-sided (95 % t-interval), Holm's p over the rows.",
+        "why_claims_check": "Issue 20's consistency check (decides nothing): the 2,000-step stage of each WAE and "
+                            "WAE-ResNet seed beside the claims study's second-scale run of the same seed.",
+    }
+
+
+def _write_tables(results, params: Mapping[str, Any], out: Path, prov: Mapping[str, Any], profile: str
+                  ) -> Dict[str, Any]:
+    caps = _captions(params)
+    latent = int(params.get("latent_dim") or registry.model_spec("wae_resnet").latent_dim)
+    match = matching_encoder_width(params["width"], params["image_size"], latent)
+    tables = {"why_budget": budget_rows(results, params), "why_trend": trend_rows(results, params),
+              "why_capacity": capacity_rows(results, params), "why_codes": code_rows(results, params),
+              "why_attributes": attribute_rows(results, params),
+              "why_code_comparisons": code_comparison_rows(results, params),
+              "why_claims_check": claims_check_rows(results, repo_root() / "results" / "claims" / "second",
+                                                    params["primary"]) if profile == "default" else []}
+    notes = {"why_capacity": (f"encoder width {match['encoder_width']} (base {match['width']}): "
+                              f"{match['resnet_parameters']} parameters against the DCGAN encoder's "
+                              f"{match['dcgan_parameters']} ({match['relative_difference']:+.2%})",)}
+    written = []
+    for name, rows in tables.items():
+        if rows:
+            for p in save_table(rows, name, out, meta=prov, provenance=False, caption=caps[name],
+                                notes=notes.get(name, ())).values():
+                written.append(p)
+    return {"tables": tables, "written": written}
+
+
+def render(profile: str = "default", *, out_dir: Optional[Path] = None,
+           figures_dir: Optional[Path] = None) -> Dict[str, Any]:
+    """Write every table and figure of the module docstring for ``profile`` (those it has data
+    for); returns ``{"tables": {name: rows}, "written": [paths], "provenance": ...}``."""
+    import matplotlib.pyplot as plt  # deferred: pyplot only when a figure is drawn
+    root, out = results_root(profile, out_dir), table_dir(profile, out_dir, figures_dir)
+    params = check_profile(profile)
+    results = load_results(profile, out_dir)
+    prov = provenance(results, profile, root)
+    done = _write_tables(results, params, out, prov, profile)
+    use_style()
+    figs = {}
+    if done["tables"]["why_budget"]:
+        figs["why_gap_steps"] = gap_figure(results, params)
+    if done["tables"]["why_attributes"]:
+        figs["why_attributes"] = attributes_figure(done["tables"]["why_attributes"])
+    figs["why_blob"] = blob_figure(root, params, done["tables"]["why_codes"])
+    for name, fig in figs.items():
+        if fig is not None:
+            done["written"] += save_figure(fig, name, out, close=True)
+    plt.close("all")
+    done["provenance"] = prov
+    return done
