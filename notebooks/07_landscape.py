@@ -99,7 +99,7 @@ show.say(
 
 # %%
 rows = []
-for key, r in landscape_plan.ROWS.items():
+for r in landscape_plan.ROWS.values():
     arm = landscape_plan.ARMS[r.arm]
     spec = registry.model_spec(arm.model)
     rows.append({"row": r.label, "model": arm.model, "objective": spec.objective.__module__.rsplit(".", 1)[-1],
