@@ -89,6 +89,19 @@ def check_choice(value: Any, choices: Iterable[Any], what: str) -> Any:
     return value
 
 
+@contextlib.contextmanager
+def eval_mode(module: torch.nn.Module) -> Iterator[None]:
+    """Run a block with ``module`` and its children in eval mode (BatchNorm uses and keeps its
+    running statistics, dropout is off), restoring each child's own flag after."""
+    flags = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        yield
+    finally:
+        for m, flag in flags:
+            m.training = flag
+
+
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch (CPU and CUDA); return a seeded CPU generator."""
     random.seed(seed)

@@ -33,7 +33,7 @@ class Digits(Dataset):
 
     def __init__(self, split: str = "train", image_size: int = 128, *,
                  split_seed: int = SPLIT_SEED) -> None:
-        check_choice(split, DIGITS_SPLITS, "digits split")
+        check_choice(split, DIGITS_SPLITS, f"{self.name} split")
         self.split, self.image_size = split, check_image_size(image_size)
         self.attr_names, self.factor_names = None, None
         images, labels = self._all(self.image_size)
@@ -58,6 +58,10 @@ class Digits(Dataset):
 
     def uint8_batch(self, positions: np.ndarray) -> torch.Tensor:
         return self._images[torch.as_tensor(self.indices[np.asarray(positions)], dtype=torch.long)]
+
+    def labels(self, positions: np.ndarray) -> Dict[str, torch.Tensor]:
+        """``{"label": (len(positions),) long}`` without touching the images."""
+        return {"label": self._labels[torch.as_tensor(self.indices[np.asarray(positions)], dtype=torch.long)]}
 
     def __getitem__(self, index: int) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
         g = int(self.indices[index])

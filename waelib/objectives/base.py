@@ -121,6 +121,19 @@ class Objective:
         raise NotImplementedError(f"{type(self).__name__} has no training_step")
 
     # ---- helpers for subclasses --------------------------------------------------------
+    @staticmethod
+    def minimise_together(ctx: StepContext, names: Tuple[str, ...], loss: torch.Tensor) -> None:
+        """One backward pass of ``loss``, then a step of each optimiser in ``names`` (gradients
+        cleared before and after): a VAE warm-up that moves an encoder and a decoder, each with
+        its own optimiser, on one loss."""
+        for name in names:
+            ctx.optimizers[name].zero_grad(set_to_none=True)
+        loss.backward()
+        for name in names:
+            ctx.optimizers[name].step()
+        for name in names:
+            ctx.optimizers[name].zero_grad(set_to_none=True)
+
     def option(self, key: str, default: float) -> float:
         """``cfg.loss_options[key]`` as a float, else ``default``."""
         return float((self.cfg.loss_options or {}).get(key, default))

@@ -109,13 +109,7 @@ class IntroVAEObjective(Objective):
         recon = losses.reconstruction_cost(x, out["x_hat"].float()).mean()
         kl_real = losses.gaussian_kl(out["mu"].float(), out["logvar"].float()).mean()
         loss = recon + kl_real
-        for name in ("enc", "dec"):
-            ctx.optimizers[name].zero_grad(set_to_none=True)
-        loss.backward()
-        for name in ("enc", "dec"):
-            ctx.optimizers[name].step()
-        for name in ("enc", "dec"):
-            ctx.optimizers[name].zero_grad(set_to_none=True)
+        self.minimise_together(ctx, ("enc", "dec"), loss)
         zero = torch.zeros((), device=loss.device)
         return {"loss": loss, "encoder_loss": loss, "generator_loss": loss, "recon": recon,
                 "kl_real": kl_real, "kl_rec": zero, "kl_fake": zero}

@@ -243,13 +243,7 @@ class SoftIntroVAEObjective(Objective):
         recon = losses.reconstruction_cost(x, out["x_hat"].to(dtype)).mean()
         kl_real = self._kl(out["mu"], out["logvar"], dtype).mean()
         loss = vae_warmup_loss(recon, kl_real, beta_rec=self.weights["beta_rec"], beta_kl=self.weights["beta_kl"])
-        for name in ("enc", "dec"):
-            ctx.optimizers[name].zero_grad(set_to_none=True)
-        loss.backward()
-        for name in ("enc", "dec"):
-            ctx.optimizers[name].step()
-        for name in ("enc", "dec"):
-            ctx.optimizers[name].zero_grad(set_to_none=True)
+        self.minimise_together(ctx, ("enc", "dec"), loss)
         zero = torch.zeros((), dtype=loss.dtype, device=loss.device)
         return {"loss": loss, "encoder_loss": loss, "decoder_loss": loss, "recon": recon, "kl_real": kl_real,
                 "kl_rec": zero, "kl_fake": zero, "expelbo_rec": zero, "expelbo_fake": zero}

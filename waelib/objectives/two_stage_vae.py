@@ -50,9 +50,8 @@ GFLOP. With their 1024 units it would cost ~1.75 GFLOP, 14 VAE steps.
 """
 from __future__ import annotations
 
-import contextlib
 import math
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -60,13 +59,14 @@ from torch import nn
 from .. import losses
 from ..blocks import scaled
 from ..models import VAE, AutoEncoder, vae_builder
+from ..utils import eval_mode
 from .base import OptimizerSpec, StepContext
 from .vae import VAEObjective
 from .vae_learned_var import gaussian_nll_learned
 
 __all__ = ["TwoStageVAEObjective", "TwoStageVAE", "SecondStageVAE", "SkipMLP", "Stage1Core", "build", "OVERRIDES",
            "SWITCH_FRACTION", "SECOND_DIM", "SECOND_DEPTH", "STAGE1", "STAGE2", "gaussian_nll_sd", "negative_elbo",
-           "switch_step", "eval_mode"]
+           "switch_step"]
 
 #: Fraction of ``cfg.steps`` trained as stage 1 (the rest is stage 2). The reference trains the
 #: stages for equal numbers of epochs in its CelebA commands (``README.md``: 100 + 100, 70 + 70)
@@ -118,19 +118,6 @@ def switch_step(fraction: float, steps: int) -> int:
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"switch_fraction must lie in [0, 1], got {fraction}")
     return int(math.floor(fraction * steps + 0.5))
-
-
-@contextlib.contextmanager
-def eval_mode(module: nn.Module) -> Iterator[None]:
-    """Run a block with ``module`` and its children in eval mode (BatchNorm running statistics,
-    no update of them), restoring each child's flag after."""
-    flags = [(m, m.training) for m in module.modules()]
-    module.eval()
-    try:
-        yield
-    finally:
-        for m, flag in flags:
-            m.training = flag
 
 
 # --------------------------------------------------------------------------------------

@@ -41,10 +41,9 @@ statistics serve both. Every departure is a row of ``docs/deviations_parts/vae_v
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
-from typing import Dict, Iterator, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 from torch import nn
@@ -52,6 +51,7 @@ from torch.nn import functional
 
 from .. import config, losses
 from ..models import VAE, AutoEncoder, vae_builder
+from ..utils import eval_mode
 from .base import StepContext
 from .vae import VAEObjective
 
@@ -125,18 +125,6 @@ def kl_weight(steps_done: torch.Tensor, warmup_steps: float) -> torch.Tensor:
     return ((steps_done + 1).float() / float(warmup_steps)).clamp(max=1.0)
 
 
-@contextlib.contextmanager
-def _eval_mode(module: nn.Module) -> Iterator[None]:
-    """Run a block with ``module`` and its children in eval mode, restoring each flag after."""
-    flags = [(m, m.training) for m in module.modules()]
-    module.eval()
-    try:
-        yield
-    finally:
-        for m, flag in flags:
-            m.training = flag
-
-
 # --------------------------------------------------------------------------------------
 # The model
 # --------------------------------------------------------------------------------------
@@ -179,7 +167,7 @@ class VampPriorVAE(VAE):
     def prior_components(self) -> Tuple[torch.Tensor, torch.Tensor]:
         """(mu_k, logvar_k), each (K, d) float32: the encoder at the pseudo-inputs, in eval mode
         (running BatchNorm statistics, as at evaluation; no running-statistic update)."""
-        with _eval_mode(self.encoder):
+        with eval_mode(self.encoder):
             mu, logvar = self.encode_stats(self.pseudo_inputs())
         return mu.float(), logvar.float()
 

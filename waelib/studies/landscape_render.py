@@ -31,6 +31,7 @@ from .beyond_render import json_key
 from .landscape_claims import METRIC_LABELS, analyse_orderings, capacity_choice, row_values
 from .landscape_eval import summarise_attributes
 from .landscape_plan import ARMS, ATTRIBUTES, CAPACITY_ARMS, ROWS, SEED004, check_profile, load_results, results_root
+from .runner import figures_folder
 
 __all__ = ["summary", "main_rows", "capacity_rows", "attribute_rows", "render", "table_dir", "readme_block",
            "update_readme", "README_START", "README_END"]
@@ -228,12 +229,9 @@ def attributes_figure(root: Path, scale: str = "primary", arms: Sequence[str] = 
 
 
 def table_dir(profile: str, out_dir: Optional[Path] = None, figures_dir: Optional[Path] = None) -> Path:
-    """``figures_dir`` if given; ``figures/`` for the default profile; else beside the results."""
-    if figures_dir is not None:
-        return Path(figures_dir)
-    if profile == "default" and out_dir is None:
-        return repo_root() / "figures"
-    return results_root(profile, out_dir).parent / "figures"
+    """``figures_dir`` if given; ``figures/`` for the default profile; else beside the results
+    (:func:`waelib.studies.runner.figures_folder`)."""
+    return figures_folder(profile, results_root(profile, out_dir), out_dir, figures_dir)
 
 
 def render(profile: str = "default", *, out_dir: Optional[Path] = None,

@@ -33,11 +33,11 @@ from ..data import to_uint8_tensor
 from ..parallel import longest_first, run_parallel, split_cores
 from ..train import NonFiniteLossError, fit
 from ..train.checkpoint import CONFIG_NAME, LOG_NAME
-from ..utils import atomic_write_bytes, atomic_write_json, atomic_write_text, run_metadata
+from ..utils import atomic_write_bytes, atomic_write_json, atomic_write_text, repo_root, run_metadata
 
-__all__ = ["RUN_RECORD_NAME", "LOG_STRIDE", "StudyData", "worker_data", "is_done", "load_run_results", "write_record",
-           "train_recorded", "run_recorded", "copy_run_files", "save_figure_images", "run_tasks",
-           "add_parallel_options"]
+__all__ = ["RUN_RECORD_NAME", "LOG_STRIDE", "StudyData", "worker_data", "is_done", "load_run_results",
+           "figures_folder", "write_record", "train_recorded", "run_recorded", "copy_run_files",
+           "save_figure_images", "run_tasks", "add_parallel_options"]
 
 #: A run's record, written last: its presence means the run is done (finished or diverged).
 RUN_RECORD_NAME = "run.json"
@@ -95,6 +95,17 @@ def load_run_results(root: Path, pattern: str = "*/*/seed*") -> Dict[str, Dict[s
         out[str(d.relative_to(root))] = {"run": json.loads(run.read_text()),
                                          "eval": json.loads(ev.read_text())["result"] if ev.is_file() else None}
     return out
+
+
+def figures_folder(profile: str, results: Path, out_dir: Optional[Path] = None,
+                   figures_dir: Optional[Path] = None) -> Path:
+    """Where a study's renderer writes: ``figures_dir`` if given; ``figures/`` (committed) for the
+    ``default`` profile's own results; else the results folder's sibling ``figures``."""
+    if figures_dir is not None:
+        return Path(figures_dir)
+    if profile == "default" and out_dir is None:
+        return repo_root() / "figures"
+    return Path(results).parent / "figures"
 
 
 def write_record(res: Path, record: Mapping[str, Any]) -> Path:

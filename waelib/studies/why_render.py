@@ -31,6 +31,7 @@ from .. import registry
 from ..course.figures import save_figure, save_table, show_images, use_style
 from ..utils import display_path, repo_root
 from .beyond_render import json_key
+from .runner import figures_folder
 from .why_analysis import (
     attribute_rows,
     budget_rows,
@@ -156,12 +157,9 @@ def blob_figure(root: Path, params: Mapping[str, Any], code: Sequence[Mapping[st
 
 
 def table_dir(profile: str, out_dir: Optional[Path] = None, figures_dir: Optional[Path] = None) -> Path:
-    """``figures_dir`` if given; ``figures/`` for the default profile; else beside the results."""
-    if figures_dir is not None:
-        return Path(figures_dir)
-    if profile == "default" and out_dir is None:
-        return repo_root() / "figures"
-    return results_root(profile, out_dir).parent / "figures"
+    """``figures_dir`` if given; ``figures/`` for the default profile; else beside the results
+    (:func:`waelib.studies.runner.figures_folder`)."""
+    return figures_folder(profile, results_root(profile, out_dir), out_dir, figures_dir)
 
 
 def _captions(params: Mapping[str, Any]) -> Dict[str, str]:
