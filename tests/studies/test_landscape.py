@@ -34,7 +34,7 @@ def test_plan_covers_every_arm_seed_and_scale():
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     out = tmp_path_factory.mktemp("landscape")
-    arms = ("ae", "rae", "flexae", "wae_gan", "flexae_c1", "flexae_c6")
+    arms = ("rae", "flexae", "flexae_c1", "flexae_c6")
     recs = landscape.run_all("smoke", scales=("primary",), arms=arms, out_dir=out, jobs=1)
     recs += landscape.run_all("smoke", scales=("second",), arms=("rae",), out_dir=out, jobs=1)
     return out, recs
@@ -42,7 +42,7 @@ def smoke(tmp_path_factory):
 
 def test_smoke_run_measures_everything(smoke):
     out, recs = smoke
-    assert len(recs) == 7 and all(r["status"] == "done" for r in recs)
+    assert len(recs) == 5 and all(r["status"] == "done" for r in recs)
     res = landscape_plan.load_results("smoke", out)
     ev = res["primary/rae/seed0"]["eval"]
     for sampler in ("prior", "gmm"):
@@ -74,7 +74,7 @@ def test_smoke_render_writes_the_tables(smoke):
         assert (out / "figures" / f"{name}.csv").is_file(), name
     assert (out / "figures" / "landscape_fcd_primary.png").is_file()
     rows = {r["key"]: r for r in done["main"]["primary"]}
-    assert {"rae", "rae_gmm", "ae_gmm", "flexae", "wae_gan"} <= set(rows) and "ae" not in rows
+    assert {"rae", "rae_gmm", "flexae"} <= set(rows) and "ae" not in rows and "ae_gmm" not in rows
     assert rows["rae_gmm"]["seed004_gen_CELEBA"] == 35.30               # the seed's Table 3, beside ours
     # one seed: nothing can be decided, and L10 compares c* with the ends of the sweep
     parts, ords = analyse_orderings(landscape_plan.load_results("smoke", out), "primary")
