@@ -73,3 +73,10 @@ def test_the_quoted_numbers_of_the_executed_notebooks_are_the_committed_values(n
         if now != q["text"]:
             stale.append(f"{q['source']}:{q['key']} says {q['text']!r}, the file now {now!r}")
     assert not stale, f"{name}: re-run `make figures` (the prose quotes stale values): {stale}"
+
+
+def test_a_missing_value_reads_n_a_whatever_its_format(tmp_path):
+    """A 95 % half-width over one seed is None in the tables; its quote must not crash a notebook."""
+    (tmp_path / "t.json").write_text('{"rows": [{"key": "a", "ci": null, "mean": 1.25}]}')
+    assert str(show.quote(tmp_path / "t.json", "rows[key=a].ci", "{:.1f}")) == "n/a"
+    assert str(show.quote(tmp_path / "t.json", "rows[key=a].mean", "{:.1f}")) == "1.2"

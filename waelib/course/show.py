@@ -108,7 +108,13 @@ def lookup(source: Union[str, Path], key: str, *, root: Optional[Path] = None) -
     return value
 
 
+#: How a missing value (None: e.g. an interval over fewer than two seeds) reads in prose.
+MISSING = "n/a"
+
+
 def _format(value: Any, fmt: str) -> str:
+    if value is None:
+        return MISSING
     if fmt:
         return fmt.format(value)
     return format_value(value) if isinstance(value, float) else str(value)
