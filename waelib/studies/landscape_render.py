@@ -243,7 +243,7 @@ def render(profile: str = "default", *, out_dir: Optional[Path] = None,
     prov = _provenance(results, profile, root)
     params = check_profile(profile)
     use_style()
-    done: Dict[str, Any] = {"main": {}, "orderings": [], "parts": []}
+    done: Dict[str, Any] = {"main": {}, "orderings": [], "parts": [], "scales": list(params)}
     for scale, p in params.items():
         rows = main_rows(results, scale)
         if not rows:
@@ -307,14 +307,15 @@ def readme_block(done: Mapping[str, Any]) -> str:
     for o in done["orderings"]:
         by_id.setdefault(o["ordering"], {})[o["scale"]] = o["verdict"] + (" (fragile)" if o.get("fragile") else "")
         statements.setdefault(o["ordering"], o["statement"])
-    scales = sorted({o["scale"] for o in done["orderings"]}, key=["primary", "second"].index)
+    scales = list(done.get("scales") or dict.fromkeys(o["scale"] for o in done["orderings"]))
     lines = [f"{prov['n_runs']} runs so far ({prov['train_seconds_total'] / 3600:.1f} h of training, "
              f"{prov['eval_seconds_total'] / 3600:.1f} h of evaluation; {', '.join(prov['hardware'])}); "
              f"rendered from `{prov['results']}` by `make landscape-render`.", "",
              "| ordering | the talk's claim | " + " | ".join(f"{s} scale" for s in scales) + " |",
              "|---|---|" + "---|" * len(scales)]
     for oid, verdicts in by_id.items():
-        lines.append(f"| {oid} | {statements[oid]} | " + " | ".join(verdicts.get(s, "—") for s in scales) + " |")
+        lines.append(f"| {oid} | {statements[oid]} | " + " | ".join(verdicts.get(s, "no runs yet") for s in scales)
+                     + " |")
     return "\n".join(lines)
 
 
