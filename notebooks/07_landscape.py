@@ -54,7 +54,7 @@ profile = "default"   # smoke | default | colab | thesis (waelib.studies.landsca
 out_dir = None        # None: results/landscape (committed) for default, runs/<profile> otherwise
 figures_dir = None    # None: the profile's, under runs/<profile>/
 train = None          # None: the profile's (False for default: render the committed results only)
-jobs = None           # runs side by side when training ("auto": one per CPU core)
+jobs = None           # runs side by side when training (None: one per CPU core)
 
 # %%
 from waelib.studies import landscape_plan
@@ -73,7 +73,6 @@ from waelib import registry
 from waelib.course import figures, show
 from waelib.course.exercises import ch07
 from waelib.objectives import vae_vamp
-from waelib.parallel import parse_jobs
 from waelib.studies import landscape, landscape_claims, landscape_render
 from waelib.utils import display_path
 
@@ -206,7 +205,7 @@ print(f"study profile {params.study_profile!r}: {len(todo)} runs in the plan; sc
                   for s, p in study.items()))
 if params.train:
     landscape.run_all(params.study_profile, scales=params.scales, arms=params.arms, out_dir=params.out_dir,
-                      jobs=parse_jobs(params.jobs))
+                      jobs=params.jobs)
 done = landscape_render.render(params.study_profile, out_dir=params.out_dir, figures_dir=params.figures_dir)
 print(f"{done['provenance']['n_runs']} runs rendered from {done['provenance']['results']} into "
       f"{display_path(Path(params.figures_dir))}")

@@ -129,11 +129,11 @@ NOTEBOOK_PROFILES: Dict[str, Dict[str, Any]] = {
     "smoke": dict(study_profile="smoke", arms=("rae", "flexae", "vae_fixed_var", "flexae_c1", "flexae_c6"),
                   scales=("primary",), train=True, jobs=1, out_dir="../runs/smoke",
                   figures_dir="../runs/smoke/figures"),
-    "default": dict(study_profile="default", arms=None, scales=None, train=False, jobs="auto", out_dir=None,
+    "default": dict(study_profile="default", arms=None, scales=None, train=False, jobs=None, out_dir=None,
                     figures_dir="../runs/default/figures"),
-    "colab": dict(study_profile="default", arms=None, scales=None, train=True, jobs="auto", out_dir="../runs/colab",
+    "colab": dict(study_profile="default", arms=None, scales=None, train=True, jobs=None, out_dir="../runs/colab",
                   figures_dir="../runs/colab/figures"),
-    "thesis": dict(study_profile="thesis", arms=None, scales=None, train=True, jobs="auto", out_dir="../runs/thesis",
+    "thesis": dict(study_profile="thesis", arms=None, scales=None, train=True, jobs=None, out_dir="../runs/thesis",
                    figures_dir="../runs/thesis/figures"),
 }
 
