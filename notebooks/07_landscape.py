@@ -69,7 +69,6 @@ import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from waelib import registry
 from waelib.course import figures, show
 from waelib.course.exercises import ch07
 from waelib.objectives import vae_vamp
@@ -97,13 +96,7 @@ show.say(
 # the registry and the study's plan, so it is the code's own account of itself.
 
 # %%
-rows = []
-for r in landscape_plan.ROWS.values():
-    arm = landscape_plan.ARMS[r.arm]
-    spec = registry.model_spec(arm.model)
-    rows.append({"row": r.label, "model": arm.model, "objective": spec.objective.__module__.rsplit(".", 1)[-1],
-                 "sampler": "ex-post GMM" if r.sampler == "gmm" else "its own prior",
-                 "options": ", ".join(f"{k}={v}" for k, v in arm.loss_options.items()) or "defaults"})
+rows = landscape_plan.row_table()
 show.table(rows, caption=f"{len(rows)} rows from {len(landscape_plan.ARMS)} trainings per seed and scale, "
                          f"plus the talk's Table 5: FlexAE at {len(landscape_plan.CAPACITY_ARMS)} prior capacities.")
 

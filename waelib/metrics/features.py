@@ -22,6 +22,13 @@ ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 SYNTHFACES_CLASSIFIER_PATH = ASSETS_DIR / "synthfaces_classifier.pt"
 #: The committed feature net of the ``mnist5k`` data set (the landscape study's second scale).
 MNIST5K_CLASSIFIER_PATH = ASSETS_DIR / "mnist5k_classifier.pt"
+#: The committed feature nets: their file and the options of ``scripts/train_feature_classifier.py``
+#: that made it (the command a missing file's message gives).
+COMMITTED_CLASSIFIERS = {
+    "synthfaces_classifier": (SYNTHFACES_CLASSIFIER_PATH, "--dataset synthfaces"),
+    "mnist5k_classifier": (MNIST5K_CLASSIFIER_PATH,
+                           "--dataset mnist5k --image-size 32 --n-train 4000 --n-heldout 1000 --epochs 15"),
+}
 INCEPTION_WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
 INCEPTION_WEIGHTS_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
                          + INCEPTION_WEIGHTS_FILE)
@@ -271,21 +278,14 @@ def load_feature_extractor(name: str, *, path: Optional[Union[str, Path]] = None
     """
     if name == "inception":
         ext: FeatureExtractor = InceptionFeatures(path, random_weights=random_weights)
-    elif name == "synthfaces_classifier":
-        p = Path(path) if path is not None else SYNTHFACES_CLASSIFIER_PATH
+    elif name in COMMITTED_CLASSIFIERS:
+        default, options = COMMITTED_CLASSIFIERS[name]
+        p = Path(path) if path is not None else default
         if not p.is_file():
             raise FileNotFoundError(
-                f"The synthfaces feature classifier {p} is missing. Regenerate it with: "
-                f"python scripts/train_feature_classifier.py --dataset synthfaces --out {p}")
-        ext = ClassifierFeatures.load(p, name="synthfaces_classifier")
-    elif name == "mnist5k_classifier":
-        p = Path(path) if path is not None else MNIST5K_CLASSIFIER_PATH
-        if not p.is_file():
-            raise FileNotFoundError(
-                f"The mnist5k feature classifier {p} is missing. Regenerate it with: "
-                f"python scripts/train_feature_classifier.py --dataset mnist5k --image-size 32 "
-                f"--n-train 4000 --n-heldout 1000 --epochs 15 --out {p}")
-        ext = ClassifierFeatures.load(p, name="mnist5k_classifier")
+                f"The {name.split('_')[0]} feature classifier {p} is missing. Regenerate it with: "
+                f"python scripts/train_feature_classifier.py {options} --out {p}")
+        ext = ClassifierFeatures.load(p, name=name)
     elif name == "celeba_classifier":
         p = Path(path) if path is not None else Path(root) / "celeba_classifier.pt"
         if not p.is_file():

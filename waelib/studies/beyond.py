@@ -141,8 +141,7 @@ def run_all(profile: str, *, out_dir: Optional[Path] = None, limit: Optional[int
         todo = todo[:limit]
 
     def finished(task, rec: Dict[str, Any]) -> None:
-        print(f"[{time.strftime('%H:%M:%S')}] {task[1].key}: {rec['status']} (train "
-              f"{rec.get('train_seconds', 0):.0f} s, eval {rec.get('eval_seconds', 0):.0f} s)", flush=True)
+        runner.report(task[1].key, rec)
         if render_after:
             render(profile, out_dir=out_dir, figures_dir=figures_dir)
 

@@ -202,16 +202,20 @@ def analyse(results: Results, scale: str, claims: Sequence[Claim] = CLAIMS) -> L
     return rows
 
 
+def mean_interval(values: Sequence[float]) -> Dict[str, Any]:
+    """``n``, ``mean`` and the 95 % t-interval half-width ``ci`` of ``values`` (one per seed);
+    ``ci`` is None below two values, and ``mean`` too for none."""
+    x = np.asarray(list(values), dtype=np.float64)
+    if not x.size:
+        return {"n": 0, "mean": None, "ci": None}
+    ci = float(stats.t.ppf(0.975, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)) if x.size > 1 else None
+    return {"n": int(x.size), "mean": float(x.mean()), "ci": ci}
+
+
 def aggregate(results: Results, metric: str, model: str) -> Dict[str, Any]:
     """Mean over seeds of one model's metric with a 95 % t-interval half-width ``ci``."""
-    values = [v for v in (metric_value(r, metric) for r in results.get(model, {}).values())
-              if v is not None]
-    if not values:
-        return {"n": 0, "mean": None, "ci": None}
-    x = np.asarray(values)
-    ci = (float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
-          if len(x) > 1 else None)
-    return {"n": len(x), "mean": float(x.mean()), "ci": ci}
+    return mean_interval([v for v in (metric_value(r, metric) for r in results.get(model, {}).values())
+                          if v is not None])
 
 
 #: Thesis table -> the metrics of its columns (ours), the thesis' own columns.

@@ -185,9 +185,6 @@ def run_all(profile: str = "default", *, scales: Optional[Sequence[str]] = None,
     if limit is not None:
         todo = todo[:limit]
 
-    def finished(task, rec: Dict[str, Any]) -> None:
-        print(f"[{time.strftime('%H:%M:%S')}] {task[1].key}: {rec['status']} (train "
-              f"{rec.get('train_seconds', 0):.0f} s, eval {rec.get('eval_seconds', 0):.0f} s)", flush=True)
 
     tasks = [(profile, spec, str(results), str(work), progress) for spec in todo]
     device = str(next(iter(params.values()))["device"])
@@ -199,7 +196,7 @@ def run_all(profile: str = "default", *, scales: Optional[Sequence[str]] = None,
         return -1e6 * blocks[_block(t[1])] + step_seconds(arm(t[1].arm).model, 32)
 
     return runner.run_tasks(f"landscape ({profile})", tasks, _landscape_task, jobs=jobs, threads=threads,
-                            device=device, on_result=finished, cost=cost)
+                            device=device, on_result=lambda task, rec: runner.report(task[1].key, rec), cost=cost)
 
 
 def _block(spec: RunSpec):

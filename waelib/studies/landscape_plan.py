@@ -19,11 +19,13 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 from .. import config
 from ..course.profiles import resolve_paths
 from ..objectives.flexae import PGEN_CAPACITIES
+from ..registry import model_spec
 from ..utils import check_choice, repo_root
 from .runner import load_run_results
 
 __all__ = ["Arm", "Row", "RunSpec", "ARMS", "CAPACITY_ARMS", "ROWS", "SCALES", "PROFILES", "NOTEBOOK_PROFILES",
-           "ATTRIBUTES", "LATENT_DIM", "SEED004", "arm", "check_profile", "plan", "results_root", "work_root",
+           "ATTRIBUTES", "LATENT_DIM", "SEED004", "arm", "row_table", "check_profile", "plan", "results_root",
+           "work_root",
            "load_results"]
 
 #: One latent size for every row (amendment of 2026-12-01, docs/landscape.md): the thesis' WAE
@@ -149,6 +151,19 @@ class RunSpec:
     @property
     def key(self) -> str:
         return f"{self.scale}/{self.arm}/seed{self.seed}"
+
+
+def row_table() -> List[Dict[str, str]]:
+    """One line per table row (:data:`ROWS`): its label, registered model, objective module,
+    sampler and options, as the registry and the plan say (notebook 07's first table)."""
+    out = []
+    for r in ROWS.values():
+        a = ARMS[r.arm]
+        out.append({"row": r.label, "model": a.model,
+                    "objective": model_spec(a.model).objective.__module__.rsplit(".", 1)[-1],
+                    "sampler": "ex-post GMM" if r.sampler == "gmm" else "its own prior",
+                    "options": ", ".join(f"{k}={v}" for k, v in a.loss_options.items()) or "defaults"})
+    return out
 
 
 def arm(key: str) -> Arm:

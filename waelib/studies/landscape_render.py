@@ -22,18 +22,18 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
-from scipy import stats
 
 from .. import registry
 from ..course.figures import save_figure, save_table, show_images, use_style
 from ..utils import display_path, repo_root
 from .beyond_render import json_key
+from .claims import mean_interval
 from .landscape_claims import METRIC_LABELS, analyse_orderings, capacity_choice, row_values
 from .landscape_eval import summarise_attributes
 from .landscape_plan import ARMS, ATTRIBUTES, CAPACITY_ARMS, ROWS, SEED004, check_profile, load_results, results_root
 from .runner import figures_folder
 
-__all__ = ["summary", "main_rows", "capacity_rows", "attribute_rows", "render", "table_dir", "readme_block",
+__all__ = ["main_rows", "capacity_rows", "attribute_rows", "render", "table_dir", "readme_block",
            "update_readme", "README_START", "README_END"]
 
 #: The README's landscape block lies between these two lines; :func:`update_readme` rewrites it.
@@ -43,13 +43,6 @@ README_START, README_END = "<!-- landscape-verdicts:start -->", "<!-- landscape-
 SEED_COLUMN = {"primary": ("CelebA", "CELEBA"), "second": ("MNIST", "MNIST")}
 
 
-def summary(values: Sequence[float]) -> Dict[str, Any]:
-    """Mean over seeds and the 95 % t-interval half-width (None below two seeds)."""
-    x = np.asarray(list(values), dtype=np.float64)
-    if not x.size:
-        return {"n": 0, "mean": None, "ci": None}
-    ci = float(stats.t.ppf(0.975, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)) if x.size > 1 else None
-    return {"n": int(x.size), "mean": float(x.mean()), "ci": ci}
 
 
 def _seed_cells(row: str, scale: str) -> Dict[str, Any]:
@@ -80,7 +73,7 @@ def main_rows(results: Mapping[str, Mapping[str, Any]], scale: str) -> List[Dict
             continue
         row: Dict[str, Any] = {"row": r.label, "key": key, "n_seeds": st["done"], "diverged": st["diverged"]}
         for metric in ("recon_fcd", "sample_fcd", "precision", "recall", "memorisation"):
-            s = summary(row_values(results, scale, key, metric).values())
+            s = mean_interval(row_values(results, scale, key, metric).values())
             row[metric], row[f"{metric}_ci"] = s["mean"], s["ci"]
         row.update(_seed_cells(key, scale))
         out.append(row)
@@ -92,8 +85,8 @@ def capacity_rows(results: Mapping[str, Mapping[str, Any]], scale: str = "primar
     parameter count, reconstruction and sample FCD (mean and 95 % half-width), the seed's."""
     out = []
     for i, (key, a) in enumerate(CAPACITY_ARMS.items()):
-        rec = summary(row_values(results, scale, key, "recon_fcd").values())
-        gen = summary(row_values(results, scale, key, "sample_fcd").values())
+        rec = mean_interval(row_values(results, scale, key, "recon_fcd").values())
+        gen = mean_interval(row_values(results, scale, key, "sample_fcd").values())
         if not rec["n"]:
             continue
         row = {"model": f"FlexAE capacity {i + 1}", "key": key, **dict(a.model_overrides), "n_seeds": gen["n"],
@@ -118,8 +111,8 @@ def attribute_rows(results: Mapping[str, Mapping[str, Any]], scale: str = "prima
         for name in ATTRIBUTES:
             row: Dict[str, Any] = {"model": ROWS[arm].label if arm in ROWS else arm, "attribute": name}
             for kind in ("add", "remove"):
-                t = summary(summarise_attributes([e["attributes"] for e in evs], name, kind))
-                o = summary([e["attributes"]["attributes"][name][kind]["other_max_change"] for e in evs
+                t = mean_interval(summarise_attributes([e["attributes"] for e in evs], name, kind))
+                o = mean_interval([e["attributes"]["attributes"][name][kind]["other_max_change"] for e in evs
                              if e["attributes"]["attributes"].get(name)])
                 row.update({f"{kind}_target": t["mean"], f"{kind}_target_ci": t["ci"],
                             f"{kind}_other_max": o["mean"], f"{kind}_other_max_ci": o["ci"]})

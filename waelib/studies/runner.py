@@ -36,7 +36,7 @@ from ..train.checkpoint import CONFIG_NAME, LOG_NAME
 from ..utils import atomic_write_bytes, atomic_write_json, atomic_write_text, repo_root, run_metadata
 
 __all__ = ["RUN_RECORD_NAME", "LOG_STRIDE", "StudyData", "worker_data", "is_done", "load_run_results",
-           "figures_folder", "write_record", "train_recorded", "run_recorded", "copy_run_files",
+           "figures_folder", "write_record", "report", "train_recorded", "run_recorded", "copy_run_files",
            "save_figure_images", "run_tasks", "add_parallel_options"]
 
 #: A run's record, written last: its presence means the run is done (finished or diverged).
@@ -191,6 +191,12 @@ def save_figure_images(model, data: StudyData, path: Path, *, seed: int = 0,
                         interpolations=u8(evaluate.interpolation_rows(model, images[ia], images[ib],
                                                                       data.params["interp_steps"])))
     return atomic_write_bytes(path, buf.getvalue())
+
+
+def report(key: str, record: Mapping[str, Any]) -> None:
+    """One line per finished run: its key, status and train/eval seconds, with the clock time."""
+    print(f"[{time.strftime('%H:%M:%S')}] {key}: {record['status']} (train "
+          f"{record.get('train_seconds', 0):.0f} s, eval {record.get('eval_seconds', 0):.0f} s)", flush=True)
 
 
 def run_tasks(name: str, tasks: Sequence[Any], task: Callable[[Any], Dict[str, Any]], *,

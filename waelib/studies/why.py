@@ -208,13 +208,11 @@ def run_all(profile: str = "default", *, arms: Optional[Sequence[str]] = None, o
     if limit is not None:
         todo = todo[:limit]
 
-    def finished(task, rec: Dict[str, Any]) -> None:
-        print(f"[{time.strftime('%H:%M:%S')}] {task[1].key}: {rec['status']} (train "
-              f"{rec.get('train_seconds', 0):.0f} s, eval {rec.get('eval_seconds', 0):.0f} s)", flush=True)
 
     tasks = [(profile, spec, str(results), str(work), progress) for spec in todo]
     return runner.run_tasks(f"why ({profile})", tasks, _why_task, jobs=jobs, threads=threads,
-                            device=str(params["device"]), cost=_cost, on_result=finished)
+                            device=str(params["device"]), cost=_cost,
+                            on_result=lambda task, rec: runner.report(task[1].key, rec))
 
 
 def _dry_run(profile: str, arms: Optional[Sequence[str]], out_dir: Optional[Path]) -> None:

@@ -21,13 +21,12 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
-from scipy import stats
 
-from .claims import CONTRADICTED, INCONCLUSIVE, SUPPORTED, holm, paired_summary, verdict
+from .claims import CONTRADICTED, INCONCLUSIVE, SUPPORTED, holm, mean_interval, paired_summary, verdict
 from .runner import RUN_RECORD_NAME
 from .why_plan import ARMS, CODE_METRICS, CODE_PAIRS, CURVE_METRICS, METRICS, results_root, stage_steps
 
-__all__ = ["FLIP", "CLOSE", "HOLD", "load_results", "metric_value", "values", "paired", "summary",
+__all__ = ["FLIP", "CLOSE", "HOLD", "load_results", "metric_value", "values", "paired",
            "budget_rows", "log2_slope", "curve_outcome", "trend_rows", "capacity_outcome", "capacity_rows",
            "code_rows", "attribute_rows", "code_comparison_rows", "claims_check_rows"]
 
@@ -82,13 +81,6 @@ def paired(results, a: str, b: str, steps: int, metric: str) -> Dict[str, Any]:
     return dict(paired_summary([va[s] - vb[s] for s in seeds]), seeds=seeds)
 
 
-def summary(vals: Sequence[float]) -> Dict[str, Any]:
-    """Mean and 95 % t-interval half-width ``ci`` (None below two values) of ``vals``."""
-    x = np.asarray(list(vals), dtype=np.float64)
-    if not x.size:
-        return {"n": 0, "mean": None, "ci": None}
-    ci = float(stats.t.ppf(0.975, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)) if x.size > 1 else None
-    return {"n": int(x.size), "mean": float(x.mean()), "ci": ci}
 
 
 def _diff_cells(s: Mapping[str, Any], prefix: str = "") -> Dict[str, Any]:
@@ -106,7 +98,7 @@ def budget_rows(results, params: Mapping[str, Any]) -> List[Dict[str, Any]]:
             s = paired(results, *CURVE_PAIR, steps, metric)
             if not s["n"]:
                 continue
-            ra, rb = (summary(values(results, k, steps, metric).values()) for k in CURVE_PAIR)
+            ra, rb = (mean_interval(values(results, k, steps, metric).values()) for k in CURVE_PAIR)
             rows.append({"metric": metric, "steps": steps, "wae_resnet": ra["mean"], "wae_resnet_ci": ra["ci"],
                          "wae_gan": rb["mean"], "wae_gan_ci": rb["ci"], **_diff_cells(s),
                          "verdict": verdict(s, -1)})
@@ -223,7 +215,7 @@ def code_rows(results, params: Mapping[str, Any]) -> List[Dict[str, Any]]:
             n = sum(1 for k, rec in results.items() if k.split("/")[0] == key and steps in rec["stages"])
             row: Dict[str, Any] = {"model": a.label, "arm": key, "steps": steps, "n_seeds": n}
             for metric in CURVE_METRICS + CODE_METRICS:
-                s = summary(values(results, key, steps, metric).values())
+                s = mean_interval(values(results, key, steps, metric).values())
                 row[metric], row[f"{metric}_ci"] = s["mean"], s["ci"]
             rows.append(row)
     return rows
@@ -240,7 +232,7 @@ def attribute_rows(results, params: Mapping[str, Any]) -> List[Dict[str, Any]]:
         if not codes:
             continue
         for j, name in enumerate(codes[0]["attr_names"]):
-            acc = summary([c["attributes"]["recon"][j] for c in codes])
+            acc = mean_interval([c["attributes"]["recon"][j] for c in codes])
             rows.append({"model": a.label, "arm": key, "attribute": name, "recon_accuracy": acc["mean"],
                          "recon_accuracy_ci": acc["ci"],
                          "original_accuracy": float(np.mean([c["attributes"]["original"][j] for c in codes])),
