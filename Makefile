@@ -70,6 +70,7 @@ claims: $(STAMP)
 ## Re-render the study's tables and figures from results/claims/ (no training).
 claims-render: $(STAMP)
 	$(PY) -m waelib.studies.claims_study --render
+	$(PY) -m waelib.studies.readme_blocks --block claims-summary --block lambda-summary
 
 ## Notebook 06 (beyond the thesis, seeds 003/004): make every missing run of its default
 ## profile (resumable; about 40 minutes on 2 CPU cores), then render figures/beyond_*.
@@ -79,6 +80,7 @@ beyond: $(STAMP)
 ## Re-render notebook 06's tables and figures from results/beyond/default (no training).
 beyond-render: $(STAMP)
 	$(PY) -m waelib.studies.beyond --profile default --render
+	$(PY) -m waelib.studies.readme_blocks --block beyond-summary
 
 ## Seed 004's landscape (docs/landscape.md, pre-registered): every missing run of the study at
 ## both scales (resumable; hours on 2 CPU cores, see the README), then figures/landscape_*.

@@ -25,19 +25,21 @@ import torch
 
 from .. import registry
 from ..course.figures import save_figure, save_table, show_images, use_style
-from ..utils import display_path, repo_root
+from ..utils import atomic_write_text, display_path, repo_root
 from .beyond_render import json_key
 from .claims import mean_interval
 from .landscape_claims import METRIC_LABELS, analyse_orderings, capacity_choice, row_values
 from .landscape_eval import summarise_attributes
 from .landscape_plan import ARMS, ATTRIBUTES, CAPACITY_ARMS, ROWS, SEED004, check_profile, load_results, results_root
+from .readme_blocks import markers, replace_block, short_hardware
 from .runner import figures_folder
 
 __all__ = ["main_rows", "capacity_rows", "attribute_rows", "render", "table_dir", "readme_block",
            "update_readme", "README_START", "README_END"]
 
 #: The README's landscape block lies between these two lines; :func:`update_readme` rewrites it.
-README_START, README_END = "<!-- landscape-verdicts:start -->", "<!-- landscape-verdicts:end -->"
+README_BLOCK = "landscape-verdicts"
+README_START, README_END = markers(README_BLOCK)
 
 #: Which of the seed's data sets stands beside each of our scales (closest in kind).
 SEED_COLUMN = {"primary": ("CelebA", "CELEBA"), "second": ("MNIST", "MNIST")}
@@ -302,7 +304,8 @@ def readme_block(done: Mapping[str, Any]) -> str:
         statements.setdefault(o["ordering"], o["statement"])
     scales = list(done.get("scales") or dict.fromkeys(o["scale"] for o in done["orderings"]))
     lines = [f"{prov['n_runs']} runs so far ({prov['train_seconds_total'] / 3600:.1f} h of training, "
-             f"{prov['eval_seconds_total'] / 3600:.1f} h of evaluation; {', '.join(prov['hardware'])}); "
+             f"{prov['eval_seconds_total'] / 3600:.1f} h of evaluation; "
+             f"{', '.join(sorted({short_hardware(h) for h in prov['hardware']}))}); "
              f"rendered from `{prov['results']}` by `make landscape-render`.", "",
              "| ordering | the talk's claim | " + " | ".join(f"{s} scale" for s in scales) + " |",
              "|---|---|" + "---|" * len(scales)]
@@ -316,10 +319,5 @@ def update_readme(done: Mapping[str, Any], path: Optional[Path] = None) -> Path:
     """Replace the README's block between :data:`README_START` and :data:`README_END` with
     :func:`readme_block` (``python -m waelib.studies.landscape --render --readme``)."""
     path = Path(path) if path is not None else repo_root() / "README.md"
-    text = path.read_text()
-    if README_START not in text or README_END not in text:
-        raise ValueError(f"{path} has no landscape block ({README_START} ... {README_END})")
-    head, rest = text.split(README_START, 1)
-    tail = rest.split(README_END, 1)[1]
-    path.write_text(f"{head}{README_START}\n{readme_block(done)}\n{README_END}{tail}")
+    atomic_write_text(path, replace_block(path.read_text(), README_BLOCK, readme_block(done)))
     return path
