@@ -100,7 +100,7 @@ why: $(STAMP)
 
 ## Re-render issue 20's tables and figures from results/why/ (no training).
 why-render: $(STAMP)
-	$(PY) -m waelib.studies.why --render
+	$(PY) -m waelib.studies.why --render --readme
 
 ## Open the course in JupyterLab.
 lab: $(STAMP)

@@ -462,6 +462,108 @@ if claim_rows and any(r.get("ci_lo") is not None for r in claim_rows):
 # drawn.
 
 # %% [markdown]
+# ## Why the ranking comes out this way
+#
+# "Not supported at 2,000 steps on synthfaces" is where a careful researcher starts asking *why*. Three
+# explanations compete, and each predicts something different:
+#
+# 1. **The budget.** A 50-layer encoder may simply train more slowly. Then the gap
+#    $g(b) = \mathrm{FCD}_\text{WAE-ResNet}(b) - \mathrm{FCD}_\text{WAE}(b)$ should shrink as the number of
+#    steps $b$ grows, and may change sign.
+# 2. **The capacity.** At every width the thesis' ResNet encoder has far fewer parameters than the DCGAN
+#    encoder (the cell below counts them). Then a ResNet encoder widened to the DCGAN encoder's parameter
+#    count, with the decoder unchanged, should close the gap.
+# 3. **What the codes keep.** Both GAN-penalty WAEs were seen to lose global and binary attributes (a purple
+#    background comes back blue-grey; a white "teeth" blob appears on faces without teeth). Then the
+#    attribute classifier, read on reconstructions, should show *which* attributes each code drops.
+#
+# The study of issue 20 (`make why`, pre-registered in `docs/claims.md` before its first run) tests all three
+# on the same runs: WAE and WAE-ResNet on five paired seeds, each trained *once* in stages to 500, 1,000,
+# 2,000, 4,000 and 8,000 steps and evaluated after each stage (resuming from a checkpoint gives bit for bit
+# the weights of a straight run, which the tests check), a widened WAE-ResNet on the same seeds to 2,000
+# steps, and VAE, VAE-ResNet and WAE-MMD for the code analysis. The trend of the gap is the least-squares
+# slope of $g$ against $\log_2 b$ for each seed — the change of the gap per doubling of the budget — with a
+# t-interval over seeds. The pre-registered outcomes: **flip** (the gap's interval at 8,000 steps lies below
+# 0), **hold** (it lies above 0), **close** (it holds 0 while the slope's interval lies below 0), otherwise
+# *inconclusive at this scale*.
+
+# %%
+from waelib.studies import why_analysis, why_plan, why_render
+from waelib.utils import repo_root
+
+why_params = why_plan.check_profile("default")
+latent = registry.model_spec("wae_resnet").latent_dim
+match = why_plan.matching_encoder_width(why_params["width"], why_params["image_size"], latent)
+show.table([{"encoder": "DCGAN (WAE)", "width": why_params["width"], "parameters": match["dcgan_parameters"]},
+            {"encoder": "ResNet (WAE-ResNet)", "width": why_params["width"],
+             "parameters": why_plan.encoder_parameters("resnet", why_params["width"], why_params["image_size"], latent)},
+            {"encoder": "ResNet, widened (the control)", "width": match["encoder_width"],
+             "parameters": match["resnet_parameters"]}],
+           caption=f"Encoder parameters at {why_params['image_size']} px, latent {latent}: the control's width is "
+                   "found by bisection on the parameter count (waelib.studies.why_plan.matching_encoder_width)")
+
+# %%
+WHY = "figures/why_trend.json"
+why_done = (repo_root() / WHY).is_file()
+if why_done:
+    show.table("why_trend", columns=["metric", "n_seeds", "slope_per_doubling", "slope_ci_lo", "slope_ci_hi",
+                                     "gap_primary", "gap_last", "gap_last_ci_lo", "gap_last_ci_hi", "outcome"])
+    why_results = why_analysis.load_results("default")
+    fig = why_render.gap_figure(why_results, why_params)
+    figures.save_figure(fig, "nb05_why_gap_steps", params.figures_dir)
+    plt.show()
+else:
+    print("issue 20's study has no committed results yet: run `make why` (resumable), then `make why-render`")
+
+# %%
+if why_done:
+    show.say(
+        "**What the budget curve shows.** Over {n} paired seeds the sample-FCD gap WAE-ResNet − WAE is {g2} "
+        "at 2,000 steps and {g8} at 8,000 steps, and it changes by {slope} [{lo}, {hi}] per doubling of the "
+        "budget: the pre-registered outcome is **{outcome}** (reconstruction FCD: **{rec}**).",
+        n=show.quote(WHY, "rows[metric=sample_fcd].n_seeds"),
+        g2=show.quote(WHY, "rows[metric=sample_fcd].gap_primary", "{:+.1f}"),
+        g8=show.quote(WHY, "rows[metric=sample_fcd].gap_last", "{:+.1f}"),
+        slope=show.quote(WHY, "rows[metric=sample_fcd].slope_per_doubling", "{:+.1f}"),
+        lo=show.quote(WHY, "rows[metric=sample_fcd].slope_ci_lo", "{:+.1f}"),
+        hi=show.quote(WHY, "rows[metric=sample_fcd].slope_ci_hi", "{:+.1f}"),
+        outcome=show.quote(WHY, "rows[metric=sample_fcd].outcome"),
+        rec=show.quote(WHY, "rows[metric=recon_fcd].outcome"))
+    CAP = "figures/why_capacity.json"
+    show.table("why_capacity", columns=["metric", "gap_resnet_wae", "wide_wae_mean_diff", "wide_wae_ci_lo",
+                                        "wide_wae_ci_hi", "share_closed", "outcome"])
+    show.say(
+        "**What the capacity control shows.** With its encoder as large as WAE's, WAE-ResNet − WAE in sample "
+        "FCD is {w} [{lo}, {hi}] at 2,000 steps, against {g} with the plain encoder: **{outcome}**.",
+        w=show.quote(CAP, "rows[metric=sample_fcd].wide_wae_mean_diff", "{:+.1f}"),
+        lo=show.quote(CAP, "rows[metric=sample_fcd].wide_wae_ci_lo", "{:+.1f}"),
+        hi=show.quote(CAP, "rows[metric=sample_fcd].wide_wae_ci_hi", "{:+.1f}"),
+        g=show.quote(CAP, "rows[metric=sample_fcd].gap_resnet_wae", "{:+.1f}"),
+        outcome=show.quote(CAP, "rows[metric=sample_fcd].outcome"))
+
+# %% [markdown]
+# **What each code keeps.** The synthfaces classifier predicts 14 attributes. Read on the *originals* it is
+# right almost always (its ceiling, the black bars below); read on a model's *reconstructions* it is right
+# only as often as the code carried the attribute through. The white-blob figure shows faces without teeth and
+# each model's reconstructions of them, with the share of such faces that come back with teeth.
+
+# %%
+if why_done:
+    attr_rows = show.lookup("figures/why_attributes.json", "rows")
+    cols = show.lookup("figures/why_attributes.json", "columns")
+    fig = why_render.attributes_figure([dict(zip(cols, r)) for r in attr_rows])
+    figures.save_figure(fig, "nb05_why_attributes", params.figures_dir)
+    plt.show()
+    code_cols = show.lookup("figures/why_codes.json", "columns")
+    code = [dict(zip(code_cols, r)) for r in show.lookup("figures/why_codes.json", "rows")]
+    fig = why_render.blob_figure(why_plan.results_root("default"), why_params, code)
+    if fig is not None:
+        figures.save_figure(fig, "nb05_why_blob", params.figures_dir)
+        plt.show()
+    show.table("why_codes", columns=["model", "steps", "n_seeds", "recon_fcd", "attr_acc", "teeth_fp",
+                                     "bg_hue_err", "mmd", "disc_acc"])
+
+# %% [markdown]
 # ## Summary
 
 # %%
@@ -600,6 +702,29 @@ answer = min(n for n, mde in detectable.items() if mde <= abs(d.mean()))
 print(f"|mean d| = {abs(d.mean()):.1f}; smallest detectable difference at n = 5: {detectable[5]:.1f}, "
       f"at n = {answer}: {detectable[answer]:.1f}")
 ch05.check_seeds_needed(answer)
+
+# %% [markdown]
+# ### Exercise 6 — the gap's slope per doubling
+#
+# The budget curve summarises each seed's gap $g(b)$ by the least-squares slope of $g$ against $x = \log_2 b$.
+# `ch05.GAP_CURVE` is a made-up curve of one seed at 500 … 8,000 steps. Compute the slope by hand (the
+# normal equations of a straight line), and say in words what it means. Where would its line cross zero, and
+# why does the pre-registration refuse to decide anything from that extrapolation?
+
+# %%
+answer = None   # a number: the change of the gap per doubling of the steps
+if answer is not None:
+    print(ch05.check_gap_slope(answer))
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+x = np.log2(np.asarray(ch05.GAP_CURVE["steps"], dtype=float))
+g = np.asarray(ch05.GAP_CURVE["gap"], dtype=float)
+answer = float(((x - x.mean()) * (g - g.mean())).sum() / ((x - x.mean()) ** 2).sum())
+crossing = 2 ** (x[-1] - g[-1] / answer)
+print(f"slope: {answer:+.2f} FCD per doubling (why_analysis.log2_slope: "
+      f"{why_analysis.log2_slope(ch05.GAP_CURVE['steps'], ch05.GAP_CURVE['gap']):+.2f}); the line would cross 0 "
+      f"near {crossing:,.0f} steps -- outside the measured range, where nothing says the curve stays straight")
+ch05.check_gap_slope(answer)
 
 # %% [markdown]
 # ## References

@@ -144,3 +144,27 @@ def test_seeds_needed_on_the_committed_results():
     assert not ch05.check_seeds_needed(show.lookup("figures/claims.json", f"{row}.n_seeds"))
     right = next(n for n in range(2, 200) if ch05.check_seeds_needed(n))
     assert right > 5
+
+
+# --------------------------------------------------------------------------------------
+# Exercise 6: the gap's slope per doubling
+# --------------------------------------------------------------------------------------
+def test_gap_slope_is_the_study_s_log2_slope():
+    """The check (numpy's polyfit) agrees with the study's own least squares, and a doubling
+    means +1 on the log2 axis: a gap falling by exactly 5 per doubling has slope -5."""
+    from waelib.studies.why_analysis import log2_slope
+    c = ch05.GAP_CURVE
+    assert ch05.check_gap_slope(log2_slope(c["steps"], c["gap"]))
+    line = {"steps": [500, 1000, 2000, 4000], "gap": [20.0, 15.0, 10.0, 5.0]}
+    assert ch05.check_gap_slope(-5.0, line)
+
+
+def test_gap_slope_wrong_answers_fail():
+    c = ch05.GAP_CURVE
+    steps, gap = np.asarray(c["steps"], dtype=float), np.asarray(c["gap"], dtype=float)
+    right = float(np.polyfit(np.log2(steps), gap, 1)[0])
+    assert not ch05.check_gap_slope(float(np.polyfit(steps, gap, 1)[0]))          # against steps, not log2
+    assert not ch05.check_gap_slope(float(np.polyfit(np.log(steps), gap, 1)[0]))  # per factor e
+    assert not ch05.check_gap_slope((gap[-1] - gap[0]) / 4)                       # the end points only
+    assert not ch05.check_gap_slope(-right)
+    assert not ch05.check_gap_slope("steep")

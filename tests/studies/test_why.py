@@ -373,11 +373,23 @@ def test_smoke_render_writes_the_tables_and_figures(smoke):
     outcomes = {"flip", "close", "hold", "hold (narrowing)", "hold (widening)", "inconclusive at this scale"}
     assert {r["outcome"] for r in tables["why_trend"] + tables["why_capacity"]} <= outcomes
     assert done["provenance"]["n_runs"] == 9 and done["provenance"]["train_seconds_total"] > 0
+    block = why_render.readme_block(done)
+    trend = {r["metric"]: r for r in tables["why_trend"]}["sample_fcd"]
+    assert f"over {trend['n_seeds']} paired seeds" in block and f"sample FCD: **{trend['outcome']}**" in block
+    assert "**The capacity:** with its encoder widened" in block and "**What the codes lose:**" in block
+    assert "9 runs (0 diverged)" in block
+    readme = out / "README.md"
+    readme.write_text("a\n<!-- why-summary:start -->\nold\n<!-- why-summary:end -->\nb\n")
+    why_render.update_readme(done, readme)
+    assert why_render.readme_block(done) in readme.read_text() and "old" not in readme.read_text()
 
 
 @pytest.mark.skipif(not (ROOT / "results" / "why").is_dir(), reason="no committed results of issue 20 yet")
 def test_committed_results_re_render_identically(tmp_path):
-    why_render.render("default", figures_dir=tmp_path)
+    done = why_render.render("default", figures_dir=tmp_path)
+    block = why_render.readme_block(done)
+    assert f"<!-- why-summary:start -->\n{block}\n<!-- why-summary:end -->" in (ROOT / "README.md").read_text(), \
+        "the README's why-summary block is stale: run make why-render"
     for csv in sorted(tmp_path.glob("why_*.csv")):
         committed = ROOT / "figures" / csv.name
         assert committed.is_file(), f"{csv.name} is not committed: run make why-render"

@@ -229,6 +229,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--arm", action="append", default=None, help="restrict to these arms (repeatable)")
     p.add_argument("--out-dir", default=None, help="results, work and figures under this folder instead")
     p.add_argument("--render", action="store_true", help="only re-render tables and figures")
+    p.add_argument("--readme", action="store_true", help="also rewrite the README's why-summary block")
     p.add_argument("--dry-run", action="store_true", help="list the runs and stages still to make")
     p.add_argument("--limit", type=int, default=None, help="make at most this many runs")
     runner.add_parallel_options(p)
@@ -248,9 +249,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if not a.render:
             run_all(a.profile, arms=a.arm, out_dir=out_dir, limit=a.limit, jobs=jobs, threads=a.threads)
         # deferred: the renderer imports matplotlib; a training-only call does not need it
-        from .why_render import render
-        for path in render(a.profile, out_dir=out_dir)["written"]:
+        from .why_render import render, update_readme
+        done = render(a.profile, out_dir=out_dir)
+        for path in done["written"]:
             print(f"wrote {path}")
+        if a.readme:
+            print(f"wrote {update_readme(done)}")
     except KeyboardInterrupt as e:
         print(f"interrupted: {e}", file=sys.stderr)
         return 130

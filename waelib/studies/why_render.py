@@ -29,8 +29,9 @@ import torch
 
 from .. import registry
 from ..course.figures import save_figure, save_table, show_images, use_style
-from ..utils import display_path, repo_root
+from ..utils import atomic_write_text, display_path, repo_root
 from .beyond_render import json_key
+from .readme_blocks import interval, replace_block, short_hardware
 from .runner import figures_folder
 from .why_analysis import (
     attribute_rows,
@@ -45,7 +46,11 @@ from .why_analysis import (
 )
 from .why_plan import ARMS, CURVE_METRICS, METRICS, check_profile, matching_encoder_width, results_root, settings
 
-__all__ = ["provenance", "gap_figure", "attributes_figure", "blob_figure", "table_dir", "render"]
+__all__ = ["provenance", "gap_figure", "attributes_figure", "blob_figure", "table_dir", "render", "readme_block",
+           "update_readme", "README_BLOCK"]
+
+#: The README's block of this study (between its markers; :func:`update_readme` rewrites it).
+README_BLOCK = "why-summary"
 
 
 def provenance(results: Mapping[str, Mapping[str, Any]], profile: str, root: Path) -> Dict[str, Any]:
@@ -234,3 +239,81 @@ def render(profile: str = "default", *, out_dir: Optional[Path] = None,
     plt.close("all")
     done["provenance"] = prov
     return done
+
+
+# ---------------------------------------------------------------- the README's three sentences
+
+def _gap(row: Mapping[str, Any], prefix: str) -> str:
+    base = prefix.replace("_per_doubling", "")        # slope_per_doubling's bounds are slope_ci_lo/hi
+    return interval(row[prefix], row[f"{base}_ci_lo"], row[f"{base}_ci_hi"])
+
+
+def _outcomes(rows: Sequence[Mapping[str, Any]]) -> str:
+    return "; ".join(f"{METRICS[r['metric']][1]}: **{r['outcome']}**" for r in rows)
+
+
+def _lost(attrs: Sequence[Mapping[str, Any]], arm: str, k: int = 2) -> str:
+    """The ``k`` attributes whose accuracy on ``arm``'s reconstructions falls furthest below the
+    classifier's accuracy on the originals, as "name (reconstructions vs originals)"."""
+    rows = sorted((r for r in attrs if r["arm"] == arm),
+                  key=lambda r: r["recon_accuracy"] - r["original_accuracy"])
+    return ", ".join(f"{r['attribute']} ({r['recon_accuracy']:.2f} vs {r['original_accuracy']:.2f})" for r in rows[:k])
+
+
+def readme_block(done: Mapping[str, Any]) -> str:
+    """The README's summary of the study from :func:`render`'s output (rendered, never typed):
+    the budget (the gap's interval at the primary and the longest budget, its slope per doubling
+    and the pre-registered outcome), the capacity control (the wide encoder's gap and outcome) and
+    what the codes lose (mean attribute accuracy against the classifier's ceiling, the attributes
+    lost most, teeth where there are none), then the runs, their machines and wall time."""
+    t, prov = done["tables"], done["provenance"]
+    trend = {r["metric"]: r for r in t["why_trend"]}
+    cap = {r["metric"]: r for r in t["why_capacity"]}
+    codes = {r["arm"]: r for r in t["why_codes"] if r["steps"] == prov["settings"]["primary"]}
+    lines = []
+    if "sample_fcd" in trend:
+        r = trend["sample_fcd"]
+        lines.append(f"**The budget:** over {r['n_seeds']} paired seeds, WAE-ResNet − WAE in sample FCD is "
+                     f"{_gap(r, 'gap_primary')} at {prov['settings']['primary']} steps and {_gap(r, 'gap_last')} at "
+                     f"{r['last_steps']} steps, changing by {_gap(r, 'slope_per_doubling')} "
+                     f"per doubling of the steps ({_outcomes(t['why_trend'])}).")
+    else:
+        lines.append("**The budget:** no seed has all its stages yet.")
+    if "sample_fcd" in cap:
+        r = cap["sample_fcd"]
+        wide = interval(r["wide_wae_mean_diff"], r["wide_wae_ci_lo"], r["wide_wae_ci_hi"])
+        plain = interval(r["gap_resnet_wae"], r["gap_ci_lo"], r["gap_ci_hi"])
+        lines.append(f"**The capacity:** with its encoder widened to the DCGAN encoder's parameter count, "
+                     f"WAE-ResNet − WAE in sample FCD is {wide} "
+                     f"at {r['steps']} steps, against {plain} with the plain "
+                     f"encoder ({_outcomes(t['why_capacity'])}).")
+    else:
+        lines.append("**The capacity:** the control has no runs yet.")
+    have = [a for a in ("wae_gan", "wae_resnet", "wae_mmd") if a in codes and codes[a]["attr_acc"] is not None]
+    if have and t["why_attributes"]:
+        ceiling = np.mean([r["original_accuracy"] for r in t["why_attributes"] if r["arm"] == have[0]])
+        accs = ", ".join(f"{ARMS[a].label} {codes[a]['attr_acc']:.3f}"
+                         + ("" if codes[a]["attr_acc_ci"] is None else f" ± {codes[a]['attr_acc_ci']:.3f}")
+                         for a in have)
+        teeth = ", ".join(f"{ARMS[a].label} {codes[a]['teeth_fp']:.2f}" for a in have
+                          if codes[a]["teeth_fp"] is not None)
+        lost = "; ".join(f"{ARMS[a].label}: {_lost(t['why_attributes'], a)}" for a in have[:2])
+        lines.append(f"**What the codes lose:** the classifier reads the true attributes from the reconstructions "
+                     f"with mean accuracy {accs} (originals: {ceiling:.3f}); lost most, {lost}; teeth appear on this "
+                     f"share of the faces without them: {teeth}.")
+    else:
+        lines.append("**What the codes lose:** no code analysis yet.")
+    hours = (prov["train_seconds_total"] + prov["eval_seconds_total"]) / 3600
+    machines = ", ".join(sorted({short_hardware(h) for h in prov["hardware"]}))
+    when = (f"one run at a time on {machines}, {prov['first_run_utc'][:16]} to {prov['last_run_utc'][:16]} UTC"
+            if prov["n_runs"] and prov["first_run_utc"] else "no runs yet")
+    lines += ["", f"{prov['n_runs']} runs ({prov['n_diverged']} diverged), {hours:.1f} h of training and evaluation "
+                  f"{when}; rendered from `{prov['results']}` by `make why-render`."]
+    return "\n".join(lines)
+
+
+def update_readme(done: Mapping[str, Any], path: Optional[Path] = None) -> Path:
+    """Rewrite the README's ``why-summary`` block with :func:`readme_block`."""
+    path = Path(path) if path is not None else repo_root() / "README.md"
+    atomic_write_text(path, replace_block(path.read_text(), README_BLOCK, readme_block(done)))
+    return path

@@ -9,7 +9,9 @@ results read here directly (``results/claims/<scale>/<model>/seed<k>/eval.json``
 - :func:`check_paired_interval` -- the 95 % t-interval of claim C1's paired differences
   (scipy's paired t-test);
 - :func:`check_holm` -- Holm's adjusted p-values of one scale's claims;
-- :func:`check_seeds_needed` -- how many seeds detect a given difference with 80 % power.
+- :func:`check_seeds_needed` -- how many seeds detect a given difference with 80 % power;
+- :func:`check_gap_slope` -- the slope of a gap against log2(steps), per doubling (least squares,
+  numpy's polyfit as the independent reference).
 
 The data helpers (:func:`per_seed_values`, :func:`claim_pvalues`) hand the student the same
 committed numbers the checks read.
@@ -29,7 +31,7 @@ from . import Verdict, close
 
 __all__ = ["STEP_EDGE", "FRECHET_GAUSSIANS", "per_seed_values", "claim_pvalues",
            "check_step_edge_sharpness", "check_frechet_diagonal", "check_paired_interval",
-           "check_holm", "check_seeds_needed"]
+           "check_holm", "check_seeds_needed", "GAP_CURVE", "check_gap_slope"]
 
 #: Exercise 1: a vertical step edge in a (height x width) image, grey ``low`` left of column
 #: ``column`` and ``high`` from it on, in [0, 1] (the thesis' sharpness scales by 255).
@@ -40,6 +42,10 @@ FRECHET_GAUSSIANS: Dict[str, List[float]] = {
     "mu1": [0.0, 1.0, 2.0], "sd1": [1.0, 2.0, 0.5],
     "mu2": [1.0, 1.0, 0.0], "sd2": [2.0, 1.0, 0.5],
 }
+
+#: Exercise 6: a made-up gap WAE-ResNet - WAE (sample FCD) of one seed at the study's budgets.
+GAP_CURVE: Dict[str, List[float]] = {"steps": [500, 1000, 2000, 4000, 8000],
+                                     "gap": [38.0, 31.0, 22.0, 17.0, 9.0]}
 
 #: The metric of claim C1 (Table 4.4): the Fréchet distance of random samples.
 SAMPLE_FID = ("samples", "fid", "value")
@@ -186,3 +192,16 @@ def check_seeds_needed(answer: Any, scale: str = "primary", *, power: float = 0.
         return Verdict(True, "seeds needed: right")
     return Verdict(False, "seeds needed: not yet -- the t quantiles change with n too: recompute "
                           "them for every n you try")
+
+
+def check_gap_slope(answer: Any, curve: Optional[Dict[str, Sequence[float]]] = None) -> Verdict:
+    """Exercise 6: the least-squares slope of the gap of :data:`GAP_CURVE` against log2(steps),
+    i.e. the change of the gap per doubling of the budget (numpy's ``polyfit`` of degree 1).
+    Tolerance rel 1e-6: any correct float64 computation agrees far closer, and the usual wrong
+    ones (natural log, raw steps, end points) are off by 0.5 % or more."""
+    c = curve or GAP_CURVE
+    x, g = np.log2(np.asarray(c["steps"], dtype=float)), np.asarray(c["gap"], dtype=float)
+    expected = float(np.polyfit(x, g, 1)[0])
+    return close(answer, expected, rel=1e-6, what="the gap's slope per doubling",
+                 hint="regress the gap on x = log2(steps): slope = sum((x - mean x)(g - mean g)) / "
+                      "sum((x - mean x)^2); a doubling adds 1 to x")
