@@ -90,7 +90,7 @@ def test_readme_block_is_rewritten_between_its_markers(smoke, tmp_path):
     landscape_render.update_readme(done, readme)
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("rest\n") and "old" not in text
-    assert "| L1 |" in text and "runs so far" in text
+    assert "| L1 |" in text and f"{done['provenance']['n_runs']} of {len(landscape_plan.plan('smoke'))} runs" in text
     (tmp_path / "other.md").write_text("no markers here\n")
     with pytest.raises(ValueError, match="no landscape-verdicts block"):
         landscape_render.update_readme(done, tmp_path / "other.md")

@@ -20,9 +20,10 @@ import torch
 
 from .. import config, registry
 from ..course.figures import save_figure, save_table, show_images, use_style
-from ..utils import display_path, repo_root
+from ..utils import repo_root
 from .beyond_plan import PROFILES, load_results, results_root
 from .claims import paired_summary
+from .runner import run_provenance
 
 Results = Mapping[str, Mapping[str, Any]]
 FIGURES = repo_root() / "figures"
@@ -175,22 +176,8 @@ def answers(lat: Sequence[Mapping[str, Any]]) -> List[str]:
 
 
 def _provenance(results: Results, profile: str, root: Path) -> Dict[str, Any]:
-    runs = [r["run"] for r in results.values()]
-    meta = [r.get("metadata", {}) for r in runs]
-    dates = sorted(m.get("date_utc", "") for m in meta if m.get("date_utc"))
-    hw = sorted({json_key(m.get("hardware", {})) for m in meta})
     return {"profile": profile, "settings": dict(PROFILES[profile]),
-            "results": display_path(root),
-            "n_runs": len(runs), "first_run_utc": dates[0] if dates else None,
-            "last_run_utc": dates[-1] if dates else None, "hardware": hw,
-            "commits": sorted({m.get("git_commit", "?") for m in meta}),
-            "train_seconds_total": sum(r.get("train_seconds", 0) for r in runs),
-            "eval_seconds_total": sum(r.get("eval_seconds", 0) for r in runs)}
-
-
-def json_key(d: Mapping[str, Any]) -> str:
-    """A stable one-line description of a hardware record."""
-    return ", ".join(f"{k}={d[k]}" for k in sorted(d))
+            **run_provenance([r["run"] for r in results.values()], root)}
 
 
 def latent_figure(lat: Sequence[Mapping[str, Any]]):

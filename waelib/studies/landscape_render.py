@@ -25,14 +25,23 @@ import torch
 
 from .. import registry
 from ..course.figures import save_figure, save_table, show_images, use_style
-from ..utils import atomic_write_text, display_path, repo_root
-from .beyond_render import json_key
+from ..utils import atomic_write_text, repo_root
 from .claims import mean_interval
 from .landscape_claims import METRIC_LABELS, analyse_orderings, capacity_choice, row_values
 from .landscape_eval import summarise_attributes
-from .landscape_plan import ARMS, ATTRIBUTES, CAPACITY_ARMS, ROWS, SEED004, check_profile, load_results, results_root
+from .landscape_plan import (
+    ARMS,
+    ATTRIBUTES,
+    CAPACITY_ARMS,
+    ROWS,
+    SEED004,
+    check_profile,
+    load_results,
+    plan,
+    results_root,
+)
 from .readme_blocks import markers, replace_block, short_hardware
-from .runner import figures_folder
+from .runner import figures_folder, run_provenance
 
 __all__ = ["main_rows", "capacity_rows", "attribute_rows", "render", "table_dir", "readme_block",
            "update_readme", "README_START", "README_END"]
@@ -124,16 +133,8 @@ def attribute_rows(results: Mapping[str, Mapping[str, Any]], scale: str = "prima
 
 
 def _provenance(results: Mapping[str, Mapping[str, Any]], profile: str, root: Path) -> Dict[str, Any]:
-    runs = [r["run"] for r in results.values()]
-    meta = [r.get("metadata", {}) for r in runs]
-    dates = sorted(m.get("date_utc", "") for m in meta if m.get("date_utc"))
-    return {"profile": profile, "settings": check_profile(profile), "results": display_path(root),
-            "n_runs": len(runs), "first_run_utc": dates[0] if dates else None,
-            "last_run_utc": dates[-1] if dates else None,
-            "hardware": sorted({json_key(m.get("hardware", {})) for m in meta}),
-            "commits": sorted({m.get("git_commit", "?") for m in meta}),
-            "train_seconds_total": sum(r.get("train_seconds", 0) for r in runs),
-            "eval_seconds_total": sum(r.get("eval_seconds", 0) for r in runs)}
+    return {"profile": profile, "settings": check_profile(profile),
+            **run_provenance([r["run"] for r in results.values()], root)}
 
 
 def fcd_figure(rows: Sequence[Mapping[str, Any]], scale: str):
@@ -303,8 +304,11 @@ def readme_block(done: Mapping[str, Any]) -> str:
         by_id.setdefault(o["ordering"], {})[o["scale"]] = o["verdict"] + (" (fragile)" if o.get("fragile") else "")
         statements.setdefault(o["ordering"], o["statement"])
     scales = list(done.get("scales") or dict.fromkeys(o["scale"] for o in done["orderings"]))
-    lines = [f"{prov['n_runs']} runs so far ({prov['train_seconds_total'] / 3600:.1f} h of training, "
-             f"{prov['eval_seconds_total'] / 3600:.1f} h of evaluation; "
+    planned = len(plan(prov["profile"]))
+    busy = prov.get("busy_wall_seconds")
+    wall = "" if busy is None else f", {busy / 3600:.1f} h of wall time while runs were in flight"
+    lines = [f"{prov['n_runs']} of {planned} runs ({prov['train_seconds_total'] / 3600:.1f} h of training and "
+             f"{prov['eval_seconds_total'] / 3600:.1f} h of evaluation summed over runs{wall}; "
              f"{', '.join(sorted({short_hardware(h) for h in prov['hardware']}))}); "
              f"rendered from `{prov['results']}` by `make landscape-render`.", "",
              "| ordering | the talk's claim | " + " | ".join(f"{s} scale" for s in scales) + " |",

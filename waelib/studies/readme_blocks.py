@@ -84,7 +84,7 @@ def interval(mean: Optional[float], lo: Optional[float], hi: Optional[float], di
 
 def short_hardware(record: str) -> str:
     """``AMD EPYC (2 cores, AVX512)`` from a run record's one-line hardware description
-    (``cpu_name=..., cpu_count=..., ...``, as :func:`waelib.studies.beyond_render.json_key` writes it)."""
+    (``cpu_name=..., cpu_count=..., ...``, as :func:`waelib.studies.runner.hardware_key` writes it)."""
     kv = dict(part.split("=", 1) for part in record.split(", ") if "=" in part)
     if "cpu_name" not in kv:
         return record
@@ -183,7 +183,9 @@ def beyond_block(figures_dir: Path = FIGURES, log_dir: Path = BEYOND_LOGS) -> st
     seed.sort(key=lambda r: r["seed003_rmse_test"])
     theirs = ", ".join(f"{r['model']} {r['seed003_rmse_test']:.1f}" for r in seed)
     machines = ", ".join(sorted({short_hardware(h) for h in meta["hardware"]}))
-    lines = [f"{meta['n_runs']} runs, {meta['train_seconds_total'] / 3600:.1f} h of training on "
+    busy = meta.get("busy_wall_seconds")
+    wall = "" if busy is None else f" ({busy / 60:.0f} min of wall time, runs side by side)"
+    lines = [f"{meta['n_runs']} runs, {meta['train_seconds_total'] / 3600:.1f} h of training{wall} on "
              f"{machines}; records in `{meta['results']}`. At this scale (synthfaces, "
              f"{st['image_size']} px, width {st['width']}, {st['steps']} steps):", "",
              f"- **Reconstruction:** test RMSE (0–255; mean ± 95 % half-width over {n} seeds) {ours}; "

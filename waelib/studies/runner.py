@@ -21,6 +21,7 @@ import io
 import json
 import shutil
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
@@ -33,11 +34,12 @@ from ..data import to_uint8_tensor
 from ..parallel import longest_first, run_parallel, split_cores
 from ..train import NonFiniteLossError, fit
 from ..train.checkpoint import CONFIG_NAME, LOG_NAME
-from ..utils import atomic_write_bytes, atomic_write_json, atomic_write_text, repo_root, run_metadata
+from ..utils import atomic_write_bytes, atomic_write_json, atomic_write_text, display_path, repo_root, run_metadata
 
 __all__ = ["RUN_RECORD_NAME", "LOG_STRIDE", "StudyData", "worker_data", "is_done", "load_run_results",
            "figures_folder", "write_record", "report", "train_recorded", "run_recorded", "copy_run_files",
-           "save_figure_images", "run_tasks", "add_parallel_options"]
+           "save_figure_images", "run_tasks", "add_parallel_options", "hardware_key", "busy_seconds",
+           "run_provenance"]
 
 #: A run's record, written last: its presence means the run is done (finished or diverged).
 RUN_RECORD_NAME = "run.json"
@@ -191,6 +193,49 @@ def save_figure_images(model, data: StudyData, path: Path, *, seed: int = 0,
                         interpolations=u8(evaluate.interpolation_rows(model, images[ia], images[ib],
                                                                       data.params["interp_steps"])))
     return atomic_write_bytes(path, buf.getvalue())
+
+
+def hardware_key(d: Mapping[str, Any]) -> str:
+    """A stable one-line description of a run record's hardware (``k=v, ...`` sorted by key)."""
+    return ", ".join(f"{k}={d[k]}" for k in sorted(d))
+
+
+def _utc(stamp: str) -> float:
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S%z").timestamp()
+
+
+def busy_seconds(records: Sequence[Mapping[str, Any]]) -> Optional[float]:
+    """The wall time during which at least one of ``records`` was running: the length of the
+    union of their ``[started, finished]`` intervals (runs side by side overlap; gaps between
+    sessions do not count). None when no record has both times. A run resumed from a checkpoint
+    counts from its last start only."""
+    spans = sorted((_utc(r["started"]), _utc(r["finished"])) for r in records
+                   if r.get("started") and r.get("finished"))
+    if not spans:
+        return None
+    total, (lo, hi) = 0.0, spans[0]
+    for a, b in spans[1:]:
+        if a > hi:
+            total, lo, hi = total + hi - lo, a, b
+        else:
+            hi = max(hi, b)
+    return total + hi - lo
+
+
+def run_provenance(records: Sequence[Mapping[str, Any]], root: Path) -> Dict[str, Any]:
+    """What a study's tables come from: the results folder, how many runs (and how many
+    diverged), their first and last dates, machines and commits, the training and evaluation
+    seconds summed over runs, and the study's busy wall time (:func:`busy_seconds`)."""
+    meta = [r.get("metadata", {}) for r in records]
+    dates = sorted(m.get("date_utc", "") for m in meta if m.get("date_utc"))
+    return {"results": display_path(root), "n_runs": len(records),
+            "n_diverged": sum(r.get("status") == "diverged" for r in records),
+            "first_run_utc": dates[0] if dates else None, "last_run_utc": dates[-1] if dates else None,
+            "hardware": sorted({hardware_key(m.get("hardware", {})) for m in meta}),
+            "commits": sorted({m.get("git_commit", "?") for m in meta}),
+            "train_seconds_total": sum(r.get("train_seconds", 0) for r in records),
+            "eval_seconds_total": sum(r.get("eval_seconds", 0) for r in records),
+            "busy_wall_seconds": busy_seconds(records)}
 
 
 def report(key: str, record: Mapping[str, Any]) -> None:

@@ -29,10 +29,9 @@ import torch
 
 from .. import registry
 from ..course.figures import save_figure, save_table, show_images, use_style
-from ..utils import atomic_write_text, display_path, repo_root
-from .beyond_render import json_key
+from ..utils import atomic_write_text, repo_root
 from .readme_blocks import interval, replace_block, short_hardware
-from .runner import figures_folder
+from .runner import figures_folder, run_provenance
 from .why_analysis import (
     attribute_rows,
     budget_rows,
@@ -54,18 +53,10 @@ README_BLOCK = "why-summary"
 
 
 def provenance(results: Mapping[str, Mapping[str, Any]], profile: str, root: Path) -> Dict[str, Any]:
-    """What the tables come from: the settings, the results folder, the runs' dates, hardware,
-    commits and total wall times (training and evaluation)."""
-    runs = [r["run"] for r in results.values()]
-    meta = [r.get("metadata", {}) for r in runs]
-    dates = sorted(m.get("date_utc", "") for m in meta if m.get("date_utc"))
-    return {"profile": profile, "settings": settings(profile), "results": display_path(root), "n_runs": len(runs),
-            "n_diverged": sum(r.get("status") == "diverged" for r in runs),
-            "first_run_utc": dates[0] if dates else None, "last_run_utc": dates[-1] if dates else None,
-            "hardware": sorted({json_key(m.get("hardware", {})) for m in meta}),
-            "commits": sorted({m.get("git_commit", "?") for m in meta}),
-            "train_seconds_total": sum(r.get("train_seconds", 0) for r in runs),
-            "eval_seconds_total": sum(r.get("eval_seconds", 0) for r in runs)}
+    """What the tables come from: the settings and :func:`waelib.studies.runner.run_provenance`
+    (results folder, runs, dates, hardware, commits, wall times)."""
+    return {"profile": profile, "settings": settings(profile),
+            **run_provenance([r["run"] for r in results.values()], root)}
 
 
 def _color(arm: str) -> str:
@@ -303,12 +294,13 @@ def readme_block(done: Mapping[str, Any]) -> str:
                      f"share of the faces without them: {teeth}.")
     else:
         lines.append("**What the codes lose:** no code analysis yet.")
-    hours = (prov["train_seconds_total"] + prov["eval_seconds_total"]) / 3600
+    busy = prov.get("busy_wall_seconds")
+    hours = (busy if busy is not None else prov["train_seconds_total"] + prov["eval_seconds_total"]) / 3600
     machines = ", ".join(sorted({short_hardware(h) for h in prov["hardware"]}))
     when = (f"one run at a time on {machines}, {prov['first_run_utc'][:16]} to {prov['last_run_utc'][:16]} UTC"
             if prov["n_runs"] and prov["first_run_utc"] else "no runs yet")
-    lines += ["", f"{prov['n_runs']} runs ({prov['n_diverged']} diverged), {hours:.1f} h of training and evaluation "
-                  f"{when}; rendered from `{prov['results']}` by `make why-render`."]
+    lines += ["", f"{prov['n_runs']} runs ({prov['n_diverged']} diverged), {hours:.1f} h of wall time for "
+                  f"training and evaluation {when}; rendered from `{prov['results']}` by `make why-render`."]
     return "\n".join(lines)
 
 
