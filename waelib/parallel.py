@@ -23,6 +23,7 @@ import concurrent.futures as cf
 import multiprocessing as mp
 import os
 import signal
+import sys
 import threading
 from typing import Any, Callable, List, Optional, Sequence, Tuple, TypeVar
 
@@ -81,15 +82,52 @@ def parse_jobs(value: str) -> Optional[int]:
     return n
 
 
+#: A worker's state: inside a task or idle, and whether a stop was asked for (then no queued
+#: task starts in this worker; see :func:`_call_in_worker`).
+_WORKER = {"in_task": False, "stop": False}
+
+
+def _worker_signal(signum, frame) -> None:
+    """A worker's SIGINT/SIGTERM outside a training loop (which installs its own handler): ask
+    for the stop, and interrupt the task if one is running. An idle worker only records it, so
+    that the task the pool hands it next is refused instead of run to its end."""
+    _WORKER["stop"] = True
+    if _WORKER["in_task"]:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _call_in_worker(fn: Callable[[T], Any], task: T) -> Any:
+    """``fn(task)`` in a worker, unless a stop was asked for: then, or when the task itself is
+    interrupted (a training loop that checkpointed and stopped), every later task of this worker
+    raises KeyboardInterrupt at once."""
+    _WORKER["in_task"] = True
+    try:
+        if _WORKER["stop"] or _loop_was_stopped():
+            raise KeyboardInterrupt("stopped before it started")
+        return fn(task)
+    except KeyboardInterrupt:
+        _WORKER["stop"] = True
+        raise
+    finally:
+        _WORKER["in_task"] = False
+
+
+def _loop_was_stopped() -> bool:
+    """Whether a training loop in this process caught a stop signal (its handler replaces the
+    worker's while it runs, and a task may return the interrupted run instead of raising)."""
+    runtime = sys.modules.get("waelib.train.runtime")
+    return bool(runtime is not None and runtime.StopFlag.seen)
+
+
 def _init_worker(threads: int) -> None:
     """In each worker: its own process group (signals come from the parent only), SIGINT and
-    SIGTERM as KeyboardInterrupt outside a training loop, and the torch thread count."""
+    SIGTERM handled by :func:`_worker_signal` outside a training loop, and the torch thread count."""
     try:
         os.setpgid(0, 0)
     except OSError:  # pragma: no cover
         pass
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, _worker_signal)
+    signal.signal(signal.SIGTERM, _worker_signal)
     import torch  # deferred: the notebook runner uses this module without importing torch
     torch.set_num_threads(int(threads))
 
@@ -129,7 +167,8 @@ def run_parallel(tasks: Sequence[T], fn: Callable[[T], Any], *, jobs: int, threa
     ``fn`` must be a module-level function and tasks and results picklable (the workers are
     spawned processes). An exception in a task is raised here after the running tasks have
     finished (pending ones are cancelled); an interrupt (SIGINT/SIGTERM to this process) is passed
-    to the workers once, and ``KeyboardInterrupt`` is raised when they have stopped.
+    to the workers once: running tasks checkpoint and stop, tasks already queued to a worker are
+    refused (:func:`_call_in_worker`), and ``KeyboardInterrupt`` is raised when all have stopped.
     """
     if jobs <= 1 or len(tasks) <= 1:
         return _run_here(tasks, fn, threads, on_result)
@@ -139,7 +178,7 @@ def run_parallel(tasks: Sequence[T], fn: Callable[[T], Any], *, jobs: int, threa
     first_error: List[BaseException] = []
     with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
                                 initargs=(int(threads or 1),)) as pool:
-        futures = {pool.submit(fn, t): t for t in tasks}
+        futures = {pool.submit(_call_in_worker, fn, t): t for t in tasks}
 
         def forward(signum, frame):
             if stop["signal"] is None:

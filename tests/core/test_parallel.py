@@ -39,6 +39,7 @@ SCRIPT = textwrap.dedent('''
     if __name__ == "__main__":
         runs = [("wae_gan", sys.argv[2] + "/a", int(sys.argv[3]), sys.argv[4] == "slow"),
                 ("wae_mmd", sys.argv[2] + "/b", int(sys.argv[3]), sys.argv[4] == "slow")]
+        runs += [("wae_gan", sys.argv[2] + f"/q{{i}}", int(sys.argv[3]), True) for i in range(int(sys.argv[5]))]
         try:
             out = run_parallel(runs, task, jobs=2, threads=1)
         except KeyboardInterrupt as e:
@@ -70,11 +71,12 @@ def _script(tmp_path):
     return path, data
 
 
-def _run_script(tmp_path, steps, slow=False, **popen):
+def _run_script(tmp_path, steps, slow=False, queued=0, **popen):
+    """The batch script: runs a and b, and ``queued`` more runs that wait for a free worker."""
     path, data = _script(tmp_path)
     env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
     return subprocess.Popen([sys.executable, str(path), str(data), str(tmp_path / "runs"), str(steps),
-                             "slow" if slow else "fast"], cwd=tmp_path, env=env, text=True,
+                             "slow" if slow else "fast", str(queued)], cwd=tmp_path, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **popen)
 
@@ -98,7 +100,7 @@ def test_a_run_beside_a_neighbour_equals_the_run_alone_at_the_same_thread_count(
 
 def test_an_interrupted_parallel_batch_resumes_every_run_to_the_uninterrupted_result(tmp_path):
     steps = 40
-    proc = _run_script(tmp_path, steps=steps, slow=True)
+    proc = _run_script(tmp_path, steps=steps, slow=True, queued=2)
     runs = tmp_path / "runs"
     t0 = time.monotonic()
     while not all(len(read_log(runs / r)) >= 4 for r in ("a", "b")):
@@ -112,6 +114,8 @@ def test_an_interrupted_parallel_batch_resumes_every_run_to_the_uninterrupted_re
     for r in ("a", "b"):
         ck = torch.load(runs / r / "checkpoint.pt", weights_only=False)
         assert 0 < ck["step"] < steps and not ck["finished"], r            # checkpointed, stopped
+    # the runs waiting for a worker (one already queued to the pool's workers) never started
+    assert not (runs / "q0").exists() and not (runs / "q1").exists(), sorted(p.name for p in runs.iterdir())
     proc = _run_script(tmp_path, steps=steps)        # the same batch again: resumes both
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err

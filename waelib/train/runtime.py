@@ -76,7 +76,11 @@ def resolve_run_device(device: str, is_dist: bool) -> torch.device:
 
 class StopFlag:
     """SIGINT/SIGTERM handler: the first signal asks the loop to checkpoint and stop after the
-    current step; a second SIGINT raises KeyboardInterrupt as usual."""
+    current step; a second SIGINT raises KeyboardInterrupt as usual. ``StopFlag.seen`` records,
+    for the whole process, that some loop was asked to stop (a worker of
+    :func:`waelib.parallel.run_parallel` then starts no further task)."""
+
+    seen: bool = False
 
     def __init__(self):
         self.requested = False
@@ -87,6 +91,7 @@ class StopFlag:
         if self.requested and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.requested = True
+        StopFlag.seen = True
         self.signal_name = signal.Signals(signum).name
 
     def __enter__(self):
