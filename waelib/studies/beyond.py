@@ -24,7 +24,6 @@ later session or on another machine. :func:`render` turns the results into
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -35,7 +34,6 @@ import torch
 from .. import evaluate, metrics
 from ..course import experiment
 from ..expost import active_dimensions, fit_expost, latent_codes, normalized_absolute_correlation
-from ..parallel import parse_jobs
 from ..train.fastpath import step_seconds
 from . import runner
 from .beyond_plan import PROFILES, RunSpec, check_profile, load_results, plan, results_root, work_root
@@ -153,25 +151,15 @@ def run_all(profile: str, *, out_dir: Optional[Path] = None, limit: Optional[int
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m waelib.studies.beyond", description=__doc__.split("\n\n")[0])
-    p.add_argument("--profile", default="default", help=f"one of {', '.join(PROFILES)} (default: default)")
-    p.add_argument("--render", action="store_true", help="only re-render tables and figures")
-    p.add_argument("--limit", type=int, default=None, help="make at most this many runs")
-    runner.add_parallel_options(p)
+    p = runner.study_parser("python -m waelib.studies.beyond", __doc__, profiles=PROFILES)
     a = p.parse_args(argv)
-    try:
-        check_profile(a.profile)
-        jobs = parse_jobs(a.jobs)
-    except ValueError as e:
-        p.error(str(e))
-    try:
+
+    def body(jobs: int) -> None:
         if not a.render:
             run_all(a.profile, limit=a.limit, jobs=jobs, threads=a.threads)
         render(a.profile)
-    except KeyboardInterrupt as e:
-        print(f"interrupted: {e}", file=sys.stderr)
-        return 130
-    return 0
+
+    return runner.run_cli(p, a, body, check=lambda: check_profile(a.profile))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,7 +16,6 @@ results into ``figures/claims.{md,csv,json}``, the forest plot and the thesis ta
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -25,7 +24,6 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 import torch
 
 from ..course import experiment
-from ..parallel import parse_jobs
 from ..train.fastpath import step_seconds
 from ..utils import atomic_write_json, run_metadata
 from . import runner
@@ -146,31 +144,24 @@ def run_sensitivity(results: Path = SENSITIVITY_RESULTS, work: Path = WORK / "la
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m waelib.studies.claims_study", description=__doc__.split("\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = runner.study_parser("python -m waelib.studies.claims_study", __doc__)
     p.add_argument("--scale", dest="scale", action="append", choices=list(SCALES),
                    help="scale(s) to run (repeatable); none: only render. ('profile' is the notebooks' "
                         "smoke/default/colab/thesis; a study has scales)")
     p.add_argument("--model", action="append", choices=list(MODEL_ORDER), help="restrict to these models")
-    p.add_argument("--limit", type=int, default=None, help="make at most this many runs")
     p.add_argument("--results", default=str(RESULTS), help="results folder")
     p.add_argument("--work", default=str(WORK), help="folder for checkpoints (not committed)")
     p.add_argument("--figures", default=str(FIGURES), help="where tables and figures go")
-    p.add_argument("--render", action="store_true", help="only render tables and figures")
     p.add_argument("--dry-run", action="store_true", help="list the runs still to make")
     p.add_argument("--sensitivity", action="store_true",
                    help="make the lambda-sensitivity runs (docs/deviations.md row 7) first")
-    runner.add_parallel_options(p)
     a = p.parse_args(argv)
-    try:
-        jobs = parse_jobs(a.jobs)
-    except ValueError as e:
-        p.error(str(e))
-    try:
+
+    def body(jobs: int) -> None:
         if a.scale and a.dry_run:
             for r in plan(a.scale, tuple(a.model or MODEL_ORDER)):
                 print(*r, "done" if is_done(*r, root=Path(a.results)) else "to do")
-            return 0
+            return
         if a.sensitivity and not a.render:
             run_sensitivity(work=Path(a.work) / "lambda", figures_dir=Path(a.figures))
         if a.scale and not a.render:
@@ -179,13 +170,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                       threads=a.threads)
         for path in render(Path(a.results), Path(a.figures)):
             print(f"wrote {path}")
-    except KeyboardInterrupt as err:
-        print(f"interrupted: {err}" if str(err) else "interrupted", file=sys.stderr)
-        return 130
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+
+    return runner.run_cli(p, a, body)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ a ``run.json`` is skipped, so the study resumes in a later session or on another
 """
 from __future__ import annotations
 
-import argparse
 import io
 import sys
 import time
@@ -28,7 +27,6 @@ from .. import evaluate, metrics
 from ..course import experiment
 from ..data import load_dataset, thesis_splits
 from ..expost import fit_expost
-from ..parallel import parse_jobs
 from ..train.fastpath import step_seconds
 from ..utils import atomic_write_bytes
 from . import runner
@@ -204,23 +202,18 @@ def _block(spec: RunSpec):
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m waelib.studies.landscape", description=__doc__.split("\n\n")[0])
-    p.add_argument("--profile", default="default", help=f"one of {', '.join(PROFILES)} (default: default)")
+    p = runner.study_parser("python -m waelib.studies.landscape", __doc__, profiles=PROFILES)
     p.add_argument("--scale", action="append", default=None, help="primary or second (default: both)")
-    p.add_argument("--render", action="store_true", help="only re-render tables and figures")
-    p.add_argument("--limit", type=int, default=None, help="make at most this many runs")
     p.add_argument("--readme", action="store_true", help="also rewrite the README's landscape block")
-    runner.add_parallel_options(p)
     a = p.parse_args(argv)
-    try:
+
+    def check() -> None:
         params = check_profile(a.profile)
         for s in a.scale or ():
             if s not in params:
                 raise ValueError(f"unknown scale {s!r}; valid choices: {', '.join(params)}")
-        jobs = parse_jobs(a.jobs)
-    except ValueError as e:
-        p.error(str(e))
-    try:
+
+    def body(jobs: int) -> None:
         if not a.render:
             run_all(a.profile, scales=a.scale, limit=a.limit, jobs=jobs, threads=a.threads)
         # deferred: the renderer imports matplotlib; a training-only call does not need it
@@ -228,10 +221,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         done = render(a.profile)
         if a.readme:
             update_readme(done)
-    except KeyboardInterrupt as e:
-        print(f"interrupted: {e}", file=sys.stderr)
-        return 130
-    return 0
+
+    return runner.run_cli(p, a, body, check)
 
 
 if __name__ == "__main__":  # pragma: no cover

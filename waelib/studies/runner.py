@@ -20,6 +20,7 @@ import argparse
 import io
 import json
 import shutil
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +32,7 @@ import torch
 from .. import evaluate
 from ..course import experiment
 from ..data import to_uint8_tensor
-from ..parallel import longest_first, run_parallel, split_cores
+from ..parallel import longest_first, parse_jobs, run_parallel, split_cores
 from ..train import NonFiniteLossError, fit
 from ..train.checkpoint import CONFIG_NAME, LOG_NAME
 from ..utils import atomic_write_bytes, atomic_write_json, atomic_write_text, display_path, repo_root, run_metadata
@@ -39,7 +40,7 @@ from ..utils import atomic_write_bytes, atomic_write_json, atomic_write_text, di
 __all__ = ["RUN_RECORD_NAME", "LOG_STRIDE", "StudyData", "worker_data", "is_done", "load_run_results",
            "figures_folder", "write_record", "report", "train_recorded", "run_recorded", "copy_run_files",
            "save_figure_images", "run_tasks", "add_parallel_options", "hardware_key", "busy_seconds",
-           "run_provenance"]
+           "run_provenance", "study_parser", "run_cli"]
 
 #: A run's record, written last: its presence means the run is done (finished or diverged).
 RUN_RECORD_NAME = "run.json"
@@ -268,3 +269,38 @@ def add_parallel_options(parser: argparse.ArgumentParser) -> None:
                         help="runs side by side: 'auto' (one per core on a CPU, one on a GPU) or a number")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads per run (default: the cores divided among the jobs)")
+
+
+def study_parser(prog: str, doc: str, *, profiles: Optional[Sequence[str]] = None) -> argparse.ArgumentParser:
+    """A study's command line: ``--profile`` (when it has ``profiles``), ``--render``, ``--limit``
+    and the parallel options (:func:`add_parallel_options`); the study adds its own."""
+    p = argparse.ArgumentParser(prog=prog, description=doc.strip().split("\n\n")[0])
+    if profiles is not None:
+        p.add_argument("--profile", default="default", help=f"one of {', '.join(profiles)} (default: default)")
+    p.add_argument("--render", action="store_true", help="only re-render tables and figures")
+    p.add_argument("--limit", type=int, default=None, help="make at most this many runs")
+    add_parallel_options(p)
+    return p
+
+
+def run_cli(parser: argparse.ArgumentParser, args: argparse.Namespace, body: Callable[[int], None],
+            check: Optional[Callable[[], None]] = None) -> int:
+    """Run a study's command: ``check()`` and ``--jobs`` are validated first (a ValueError is a
+    usage error, exit 2 with argparse's message), then ``body(jobs)``. An interrupt exits 130 after
+    the running runs' checkpoints are safe; a bad input (ValueError, FileNotFoundError) exits 2
+    with one line naming it; neither prints a traceback."""
+    try:
+        if check is not None:
+            check()
+        jobs = parse_jobs(args.jobs)
+    except ValueError as e:
+        parser.error(str(e))
+    try:
+        body(jobs)
+    except KeyboardInterrupt as e:
+        print(f"interrupted: {e}" if str(e) else "interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0

@@ -19,7 +19,6 @@ are kept.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -32,7 +31,6 @@ import torch
 from .. import evaluate
 from ..course import experiment
 from ..data import load_dataset, thesis_splits
-from ..parallel import parse_jobs
 from ..registry import build_model
 from ..train.fastpath import step_seconds
 from ..utils import atomic_write_json, run_metadata
@@ -224,28 +222,23 @@ def _dry_run(profile: str, arms: Optional[Sequence[str]], out_dir: Optional[Path
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m waelib.studies.why", description=__doc__.split("\n\n")[0])
-    p.add_argument("--profile", default="default", help=f"one of {', '.join(PROFILES)} (default: default)")
+    p = runner.study_parser("python -m waelib.studies.why", __doc__, profiles=PROFILES)
     p.add_argument("--arm", action="append", default=None, help="restrict to these arms (repeatable)")
     p.add_argument("--out-dir", default=None, help="results, work and figures under this folder instead")
-    p.add_argument("--render", action="store_true", help="only re-render tables and figures")
     p.add_argument("--readme", action="store_true", help="also rewrite the README's why-summary block")
     p.add_argument("--dry-run", action="store_true", help="list the runs and stages still to make")
-    p.add_argument("--limit", type=int, default=None, help="make at most this many runs")
-    runner.add_parallel_options(p)
     a = p.parse_args(argv)
     out_dir = Path(a.out_dir) if a.out_dir else None
-    try:
+
+    def check() -> None:
         settings(a.profile)
         for k in a.arm or ():
             arm(k)
-        jobs = parse_jobs(a.jobs)
-    except ValueError as e:
-        p.error(str(e))
-    try:
+
+    def body(jobs: int) -> None:
         if a.dry_run:
             _dry_run(a.profile, a.arm, out_dir)
-            return 0
+            return
         if not a.render:
             run_all(a.profile, arms=a.arm, out_dir=out_dir, limit=a.limit, jobs=jobs, threads=a.threads)
         # deferred: the renderer imports matplotlib; a training-only call does not need it
@@ -255,10 +248,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"wrote {path}")
         if a.readme:
             print(f"wrote {update_readme(done)}")
-    except KeyboardInterrupt as e:
-        print(f"interrupted: {e}", file=sys.stderr)
-        return 130
-    return 0
+
+    return runner.run_cli(p, a, body, check)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,10 +1,13 @@
-"""The studies' shared provenance: the busy wall time is the union of the runs' intervals,
-checked against a brute-force count of the seconds in which some run was in flight."""
+"""The studies' shared runner pieces: the provenance (the busy wall time is the union of the
+runs' intervals, checked against a brute-force count of the seconds in which some run was in
+flight) and the command line's exit codes and messages."""
 from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+import pytest
 
 from waelib.studies import runner
 
@@ -45,3 +48,36 @@ def test_run_provenance_counts_runs_machines_and_times():
     assert (p["train_seconds_total"], p["eval_seconds_total"]) == (130.0, 10.0)
     assert p["hardware"] == ["cpu_count=2, cpu_name=AMD EPYC"] and p["commits"] == ["abc"]
     assert p["first_run_utc"].startswith("2026-12-01T14:00:00") and p["results"].endswith("results/x")
+
+
+def _cli(body, check=None, argv=()):
+    p = runner.study_parser("python -m a.study", "A study.\n\nMore.", profiles=("default", "smoke"))
+    return runner.run_cli(p, p.parse_args(list(argv)), body, check)
+
+
+def test_the_study_command_line_exit_codes_and_messages(capsys):
+    seen = {}
+    assert _cli(lambda jobs: seen.update(jobs=jobs), argv=["--jobs", "2", "--limit", "3"]) == 0
+    assert seen == {"jobs": 2}
+
+    def interrupted(jobs):
+        raise KeyboardInterrupt("stopped by SIGINT: checkpoints saved")
+
+    assert _cli(interrupted) == 130
+    assert "interrupted: stopped by SIGINT" in capsys.readouterr().err
+
+    def missing(jobs):
+        raise FileNotFoundError("results/x/eval.json is missing: run the study first")
+
+    assert _cli(missing) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "error: results/x/eval.json is missing: run the study first" and "Traceback" not in err
+
+    def bad_profile():
+        raise ValueError("unknown profile 'nope'")
+
+    with pytest.raises(SystemExit) as e:            # a usage error: argparse's message, exit 2
+        _cli(lambda jobs: None, check=bad_profile)
+    assert e.value.code == 2 and "unknown profile 'nope'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        _cli(lambda jobs: None, argv=["--jobs", "many"])
