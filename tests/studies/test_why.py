@@ -377,7 +377,7 @@ def test_smoke_render_writes_the_tables_and_figures(smoke):
     trend = {r["metric"]: r for r in tables["why_trend"]}["sample_fcd"]
     assert f"over {trend['n_seeds']} paired seeds" in block and f"sample FCD: **{trend['outcome']}**" in block
     assert "**The capacity:** with its encoder widened" in block and "**What the codes lose:**" in block
-    assert "9 runs (0 diverged)" in block
+    assert "9 of 9 runs (0 diverged)" in block and "Interim" not in block
     readme = out / "README.md"
     readme.write_text("a\n<!-- why-summary:start -->\nold\n<!-- why-summary:end -->\nb\n")
     why_render.update_readme(done, readme)

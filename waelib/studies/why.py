@@ -205,8 +205,6 @@ def run_all(profile: str = "default", *, arms: Optional[Sequence[str]] = None, o
     todo = [s for s in plan(profile, arms) if not runner.is_done(results / s.key)]
     if limit is not None:
         todo = todo[:limit]
-
-
     tasks = [(profile, spec, str(results), str(work), progress) for spec in todo]
     return runner.run_tasks(f"why ({profile})", tasks, _why_task, jobs=jobs, threads=threads,
                             device=str(params["device"]), cost=_cost,

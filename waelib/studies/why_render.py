@@ -43,7 +43,16 @@ from .why_analysis import (
     paired,
     trend_rows,
 )
-from .why_plan import ARMS, CURVE_METRICS, METRICS, check_profile, matching_encoder_width, results_root, settings
+from .why_plan import (
+    ARMS,
+    CURVE_METRICS,
+    METRICS,
+    check_profile,
+    matching_encoder_width,
+    plan,
+    results_root,
+    settings,
+)
 
 __all__ = ["provenance", "gap_figure", "attributes_figure", "blob_figure", "table_dir", "render", "readme_block",
            "update_readme", "README_BLOCK"]
@@ -299,7 +308,11 @@ def readme_block(done: Mapping[str, Any]) -> str:
     machines = ", ".join(sorted({short_hardware(h) for h in prov["hardware"]}))
     when = (f"one run at a time on {machines}, {prov['first_run_utc'][:16]} to {prov['last_run_utc'][:16]} UTC"
             if prov["n_runs"] and prov["first_run_utc"] else "no runs yet")
-    lines += ["", f"{prov['n_runs']} runs ({prov['n_diverged']} diverged), {hours:.1f} h of wall time for "
+    planned = len(plan(prov["profile"]))
+    if prov["n_runs"] < planned:
+        lines.insert(0, f"**Interim: {prov['n_runs']} of the {planned} planned runs.** The pre-registered "
+                        "outcomes need every seed; until then the lines below describe the runs so far.")
+    lines += ["", f"{prov['n_runs']} of {planned} runs ({prov['n_diverged']} diverged), {hours:.1f} h of wall time for "
                   f"training and evaluation {when}; rendered from `{prov['results']}` by `make why-render`."]
     return "\n".join(lines)
 
