@@ -8,7 +8,8 @@ fresh rendering, so a number in the README cannot drift from its result file.
 - ``claims-summary``: the claims study (``figures/claims.json``, ``docs/claims.md``);
 - ``beyond-summary``: notebook 06's study (``figures/beyond_*.json``);
 - ``lambda-summary``: the λ-calibration runs (``figures/lambda_sensitivity.json``);
-- ``timings``: how long ``make demo`` and ``make test`` took (``results/bench/command_times.json``).
+- ``timings``: how long ``make demo`` and ``make test`` took (``results/bench/command_times.json``);
+- ``bench-summary``: the runners' measured speed-ups (``results/bench/*.json``).
 
 The landscape study's block (``landscape-verdicts``) is written by
 :func:`waelib.studies.landscape_render.update_readme` and the why study's (``why-summary``)
@@ -275,9 +276,60 @@ def timings_block(figures_dir: Path = FIGURES, command_times: Path = COMMAND_TIM
         lines or ["- no measurement recorded yet: run `benchmarks/command_times.py`"])
 
 
+# ---------------------------------------------------------------- the runners' measured speed
+
+BENCH = repo_root() / "results" / "bench"
+
+
+def _machine(meta: Mapping[str, Any]) -> str:
+    hw = meta.get("hardware", {})
+    return f"{hw.get('cpu_count', '?')}-core {hw.get('cpu_name', '?')}, {str(meta.get('date_utc', '?'))[:10]}"
+
+
+def bench_block(figures_dir: Path = FIGURES, bench: Path = BENCH) -> str:
+    """The runners' measured speed-ups (``results/bench/``): runs side by side against one at a
+    time, ``make demo`` before and after, waelib's WAE-MMD step against pythae's, and the
+    thesis run's projected GPU time (a projection, labelled as such)."""
+    bench = Path(bench)
+    parts = []
+    tp = bench / "claims_throughput.json"
+    if tp.is_file():
+        d = json.loads(tp.read_text())
+        arms = {a["arm"]: a for a in d["arms"]}
+        parts.append(f"side by side (2 jobs × 1 thread) the runners make {d['ratio_runs_per_hour']:.2f}x the runs "
+                     f"per hour of one at a time (2 threads): {arms['side_by_side']['runs']} runs of the claims study "
+                     f"at {d['config']['scale']} scale, {arms['sequential']['wall_seconds']:.0f} s against "
+                     f"{arms['side_by_side']['wall_seconds']:.0f} s (`results/bench/claims_throughput.json`, "
+                     f"{_machine(d['metadata'])})")
+    ct = bench / "command_times.json"
+    if ct.is_file():
+        entries = {e["name"]: e for e in json.loads(ct.read_text())["entries"]}
+        before = next((e for n, e in entries.items() if n.startswith("make demo (before")), None)
+        after = entries.get("make demo")
+        if before and after and before["cpu_kind"] == after["cpu_kind"]:
+            parts.append(f"`make demo` {before['wall_seconds']:.0f} s → {after['wall_seconds']:.0f} s with the "
+                         f"notebook's runs side by side (`command_times.json`, same CPU kind)")
+    py = bench / "pythae_wae_mmd.json"
+    if py.is_file():
+        d = json.loads(py.read_text())
+        r = d["ratio_waelib_to_pythae"]
+        parts.append(f"waelib's WAE-MMD step is {r['median']:.2f}x as fast as pythae's on the same network and "
+                     f"data (median of {r['n']} rounds, range {r['min']:.2f}–{r['max']:.2f}; "
+                     f"`results/bench/pythae_wae_mmd.json`, {_machine(d['metadata'])})")
+    plan = bench / "thesis_plan.json"
+    if plan.is_file():
+        d = json.loads(plan.read_text())
+        parts.append(f"the thesis run is planned on paper at about {d['projected_hours_all_five']:.1f} GPU hours "
+                     f"for all five models (`results/bench/thesis_plan.json`, {d['kind'].lower()})")
+    if not parts:
+        return "No benchmark recorded yet (`make bench`)."
+    return "Measured: " + "; ".join(parts) + "."
+
+
 #: Block name -> renderer (``figures_dir`` -> Markdown).
 BLOCKS: Dict[str, Callable[..., str]] = {"claims-summary": claims_block, "beyond-summary": beyond_block,
-                                         "lambda-summary": lambda_block, "timings": timings_block}
+                                         "lambda-summary": lambda_block, "timings": timings_block,
+                                         "bench-summary": bench_block}
 
 
 def stale(readme: Path = README, figures_dir: Path = FIGURES, names: Sequence[str] = tuple(BLOCKS)) -> List[str]:
