@@ -610,28 +610,7 @@ print(f"by hand: {answer:.4f}; metrics.sharpness: {metrics.sharpness(image).item
 ch05.check_step_edge_sharpness(answer)
 
 # %% [markdown]
-# ### Exercise 2 — the Fréchet distance of two Gaussians
-#
-# The FID and FCD are the Fréchet distance between two Gaussians fitted to features,
-# $d^2 = \lVert\mu_1-\mu_2\rVert^2 + \operatorname{tr}\Sigma_1 + \operatorname{tr}\Sigma_2 - 2\operatorname{tr}(\Sigma_1\Sigma_2)^{1/2}$.
-# For the two diagonal Gaussians of `ch05.FRECHET_GAUSSIANS` (given by means and *standard deviations*),
-# simplify the formula and compute $d^2$; then compare with `metrics.frechet_distance`.
-
-# %%
-answer = None   # a number: the squared Fréchet distance
-if answer is not None:
-    print(ch05.check_frechet_diagonal(answer))
-
-# %% jupyter={"source_hidden": true} tags=["solution"]
-gauss = {k: np.asarray(v) for k, v in ch05.FRECHET_GAUSSIANS.items()}
-# Diagonal covariances commute: tr (S1 S2)^(1/2) = sum s1 s2, and the trace terms complete the square.
-answer = float(((gauss["mu1"] - gauss["mu2"]) ** 2).sum() + ((gauss["sd1"] - gauss["sd2"]) ** 2).sum())
-library = metrics.frechet_distance(gauss["mu1"], np.diag(gauss["sd1"] ** 2), gauss["mu2"], np.diag(gauss["sd2"] ** 2))
-print(f"by hand: {answer:.6f}; metrics.frechet_distance: {library:.6f}")
-ch05.check_frechet_diagonal(answer)
-
-# %% [markdown]
-# ### Exercise 3 — claim C1's interval, by hand
+# ### Exercise 2 — claim C1's interval, by hand
 #
 # `ch05.per_seed_values("wae_resnet")` and `ch05.per_seed_values("wae_gan")` give the sample FCD of each seed
 # at the primary (64 px) scale, read from `results/claims/primary/*/seed*/eval.json`. Compute the paired
@@ -654,7 +633,7 @@ print(f"d = {[round(x, 1) for x in d.tolist()]}; mean {d.mean():+.1f}, 95 % inte
 ch05.check_paired_interval(answer)
 
 # %% [markdown]
-# ### Exercise 4 — Holm's correction
+# ### Exercise 3 — Holm's correction
 #
 # The primary scale tests several claims at once, so some unadjusted p-values below 0.05 are expected by
 # chance. `ch05.claim_pvalues("primary")` gives each claim's unadjusted p. Apply Holm's step-down rule: sort
@@ -680,9 +659,9 @@ print("below 0.05 after Holm:", [c for c in pvalues if adjusted[c] < 0.05] or "n
 ch05.check_holm(answer)
 
 # %% [markdown]
-# ### Exercise 5 — how many seeds would C1 need?
+# ### Exercise 4 — how many seeds would C1 need?
 #
-# With the sample standard deviation $s_d$ of C1's paired differences (Exercise 3), the design detects a true
+# With the sample standard deviation $s_d$ of C1's paired differences (Exercise 2), the design detects a true
 # difference $\delta$ with 80 % power at the 5 % level when
 # $(t_{0.975,\,n-1} + t_{0.80,\,n-1})\, s_d/\sqrt n \le \delta$. Suppose the true difference were as large as
 # the observed mean difference $|\bar d|$: what is the smallest number of seeds $n$ that would detect it? (The
@@ -704,7 +683,7 @@ print(f"|mean d| = {abs(d.mean()):.1f}; smallest detectable difference at n = 5:
 ch05.check_seeds_needed(answer)
 
 # %% [markdown]
-# ### Exercise 6 — the gap's slope per doubling
+# ### Exercise 5 — the gap's slope per doubling
 #
 # The budget curve summarises each seed's gap $g(b)$ by the least-squares slope of $g$ against $x = \log_2 b$.
 # `ch05.GAP_CURVE` is a made-up curve of one seed at 500 … 8,000 steps. Compute the slope by hand (the

@@ -5,7 +5,6 @@ results read here directly (``results/claims/<scale>/<model>/seed<k>/eval.json``
 ``figures/claims.json``), never from the student's answer:
 
 - :func:`check_step_edge_sharpness` -- the thesis' sharpness of a step edge (a closed form);
-- :func:`check_frechet_diagonal` -- the Fréchet distance of two diagonal Gaussians (a closed form);
 - :func:`check_paired_interval` -- the 95 % t-interval of claim C1's paired differences
   (scipy's paired t-test);
 - :func:`check_holm` -- Holm's adjusted p-values of one scale's claims;
@@ -29,21 +28,15 @@ from scipy import stats
 from ...utils import repo_root
 from . import Verdict, close
 
-__all__ = ["STEP_EDGE", "FRECHET_GAUSSIANS", "per_seed_values", "claim_pvalues",
-           "check_step_edge_sharpness", "check_frechet_diagonal", "check_paired_interval",
+__all__ = ["STEP_EDGE", "per_seed_values", "claim_pvalues",
+           "check_step_edge_sharpness", "check_paired_interval",
            "check_holm", "check_seeds_needed", "GAP_CURVE", "check_gap_slope"]
 
 #: Exercise 1: a vertical step edge in a (height x width) image, grey ``low`` left of column
 #: ``column`` and ``high`` from it on, in [0, 1] (the thesis' sharpness scales by 255).
 STEP_EDGE: Dict[str, Any] = {"low": 0.2, "high": 0.8, "height": 64, "width": 64, "column": 32}
 
-#: Exercise 2: two Gaussians with diagonal covariances, given by means and STANDARD DEVIATIONS.
-FRECHET_GAUSSIANS: Dict[str, List[float]] = {
-    "mu1": [0.0, 1.0, 2.0], "sd1": [1.0, 2.0, 0.5],
-    "mu2": [1.0, 1.0, 0.0], "sd2": [2.0, 1.0, 0.5],
-}
-
-#: Exercise 6: a made-up gap WAE-ResNet - WAE (sample FCD) of one seed at the study's budgets.
+#: Exercise 5: a made-up gap WAE-ResNet - WAE (sample FCD) of one seed at the study's budgets.
 GAP_CURVE: Dict[str, List[float]] = {"steps": [500, 1000, 2000, 4000, 8000],
                                      "gap": [38.0, 31.0, 22.0, 17.0, 9.0]}
 
@@ -109,25 +102,8 @@ def check_step_edge_sharpness(answer: Any, edge: Optional[Dict[str, Any]] = None
                  hint="sum |f[j+1] - f[j-1]| / 2 along one row, then divide by the number of pixels in it")
 
 
-def check_frechet_diagonal(answer: Any, gaussians: Optional[Dict[str, Sequence[float]]] = None) -> Verdict:
-    """Exercise 2: the squared Fréchet distance d² between the two diagonal Gaussians of
-    :data:`FRECHET_GAUSSIANS`.
-
-    Closed form: for commuting (here diagonal) covariances ``tr((Σ1 Σ2)^{1/2}) = Σ_i s1_i s2_i``,
-    so ``d² = ||mu1 - mu2||² + Σ_i (s1_i - s2_i)²`` with s the standard deviations. The
-    tolerance 1e-6 (relative) allows floating-point round-off only.
-    """
-    g = dict(FRECHET_GAUSSIANS, **(gaussians or {}))
-    mu1, mu2 = np.asarray(g["mu1"], float), np.asarray(g["mu2"], float)
-    s1, s2 = np.asarray(g["sd1"], float), np.asarray(g["sd2"], float)
-    expected = float(((mu1 - mu2) ** 2).sum() + ((s1 - s2) ** 2).sum())
-    return close(answer, expected, rel=1e-6, what="squared Fréchet distance",
-                 hint="the trace terms tr Σ1 + tr Σ2 - 2 tr (Σ1 Σ2)^(1/2) hold the VARIANCES; "
-                      "with diagonal matrices the square root is taken entry by entry")
-
-
 def check_paired_interval(answer: Any, scale: str = "primary", *, root: Optional[Path] = None) -> Verdict:
-    """Exercise 3: the 95 % t-interval ``(lo, hi)`` of claim C1's paired differences
+    """Exercise 2: the 95 % t-interval ``(lo, hi)`` of claim C1's paired differences
     d_s = FCD(WAE-ResNet, s) - FCD(WAE, s) at ``scale``.
 
     The expected interval is scipy's paired t-test (``stats.ttest_rel(a, b)
@@ -148,7 +124,7 @@ def check_paired_interval(answer: Any, scale: str = "primary", *, root: Optional
 
 
 def check_holm(answer: Any, scale: str = "primary", *, table: Optional[Path] = None) -> Verdict:
-    """Exercise 4: Holm's adjusted p-values of the claims of one scale, in the order of
+    """Exercise 3: Holm's adjusted p-values of the claims of one scale, in the order of
     :func:`claim_pvalues`.
 
     Computed here as the step-down rule written out: sort the m p-values, multiply the k-th
@@ -173,7 +149,7 @@ def check_holm(answer: Any, scale: str = "primary", *, table: Optional[Path] = N
 
 def check_seeds_needed(answer: Any, scale: str = "primary", *, power: float = 0.80,
                        root: Optional[Path] = None, max_seeds: int = 1000) -> Verdict:
-    """Exercise 5: the smallest number of seeds n at which claim C1's design detects a true
+    """Exercise 4: the smallest number of seeds n at which claim C1's design detects a true
     difference as large as the observed mean difference with ``power``, at the 5 % level,
     assuming the observed sd of the differences: the least n >= 2 with
     ``(t(0.975, n - 1) + t(power, n - 1)) · sd / √n <= |mean(d)|``. An integer: exact match.
@@ -195,7 +171,7 @@ def check_seeds_needed(answer: Any, scale: str = "primary", *, power: float = 0.
 
 
 def check_gap_slope(answer: Any, curve: Optional[Dict[str, Sequence[float]]] = None) -> Verdict:
-    """Exercise 6: the least-squares slope of the gap of :data:`GAP_CURVE` against log2(steps),
+    """Exercise 5: the least-squares slope of the gap of :data:`GAP_CURVE` against log2(steps),
     i.e. the change of the gap per doubling of the budget (numpy's ``polyfit`` of degree 1).
     Tolerance rel 1e-6: any correct float64 computation agrees far closer, and the usual wrong
     ones (natural log, raw steps, end points) are off by 0.5 % or more."""
