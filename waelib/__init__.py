@@ -58,6 +58,7 @@ The studies (what makes ``results/``), :mod:`waelib.studies`:
 - :mod:`waelib.studies.why`         -- issue 20's resumable runner (staged runs, one per seed)
 - :mod:`waelib.studies.why_analysis` -- issue 20's decisions: budget curve, slope, capacity control, codes
 - :mod:`waelib.studies.why_render` -- issue 20's tables and figures from its results
+- :mod:`waelib.studies.readme_blocks` -- the README's result paragraphs, rendered from the result files
 - :mod:`waelib.studies.bench`         -- training-step benchmark (naive vs fast path)
 - :mod:`waelib.studies.bench_flops`   -- FLOPs of a step and the machine's matmul rate
 - :mod:`waelib.studies.bench_compile` -- what ``torch.compile`` costs (cold, warm) and gains on this CPU

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from ..utils import atomic_write_text, repo_root
+from .beyond_render import answers
 
 FIGURES = repo_root() / "figures"
 README = repo_root() / "README.md"
@@ -172,7 +173,6 @@ def _log_ranges(log_dir: Path, after_step: int) -> Optional[Dict[str, tuple]]:
 def beyond_block(figures_dir: Path = FIGURES, log_dir: Path = BEYOND_LOGS) -> str:
     """Notebook 06's results in the README: reconstruction RMSE beside seed 003's, the paired
     effect of ex-post GMM sampling, the latent-size sweep and MaskAAE's active dimensions."""
-    from .beyond_render import answers  # the latent-size answers, as notebook 06 states them
     models, samplers = _table("beyond_models", figures_dir), _table("beyond_samplers", figures_dir)
     latent, nac = _table("beyond_latent", figures_dir), _table("beyond_nac", figures_dir)
     meta = models["meta"]
