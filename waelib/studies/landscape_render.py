@@ -25,7 +25,6 @@ import torch
 
 from .. import registry
 from ..course.figures import save_figure, save_table, show_images, use_style
-from ..utils import atomic_write_text, repo_root
 from .claims import mean_interval
 from .landscape_claims import METRIC_LABELS, analyse_orderings, capacity_choice, row_values
 from .landscape_eval import summarise_attributes
@@ -40,7 +39,7 @@ from .landscape_plan import (
     plan,
     results_root,
 )
-from .readme_blocks import markers, replace_block, short_hardware
+from .readme_blocks import markers, short_hardware, write_block
 from .runner import figures_folder, run_provenance
 
 __all__ = ["main_rows", "capacity_rows", "attribute_rows", "render", "table_dir", "readme_block",
@@ -322,6 +321,4 @@ def readme_block(done: Mapping[str, Any]) -> str:
 def update_readme(done: Mapping[str, Any], path: Optional[Path] = None) -> Path:
     """Replace the README's block between :data:`README_START` and :data:`README_END` with
     :func:`readme_block` (``python -m waelib.studies.landscape --render --readme``)."""
-    path = Path(path) if path is not None else repo_root() / "README.md"
-    atomic_write_text(path, replace_block(path.read_text(), README_BLOCK, readme_block(done)))
-    return path
+    return write_block(README_BLOCK, readme_block(done), path)

@@ -51,6 +51,13 @@ def replace_block(text: str, name: str, block: str) -> str:
     return f"{head}{start}\n{block.strip()}\n{end}{tail}"
 
 
+def write_block(name: str, block: str, path: Optional[Path] = None) -> Path:
+    """Rewrite block ``name`` of the file ``path`` (default: the README) with ``block``, atomically."""
+    path = Path(path) if path is not None else README
+    atomic_write_text(path, replace_block(path.read_text(), name, block))
+    return path
+
+
 def current_block(text: str, name: str) -> str:
     """The text between block ``name``'s markers (without the markers)."""
     start, end = markers(name)

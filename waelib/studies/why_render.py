@@ -29,8 +29,8 @@ import torch
 
 from .. import registry
 from ..course.figures import save_figure, save_table, show_images, use_style
-from ..utils import atomic_write_text, repo_root
-from .readme_blocks import interval, replace_block, short_hardware
+from ..utils import repo_root
+from .readme_blocks import interval, short_hardware, write_block
 from .runner import figures_folder, run_provenance
 from .why_analysis import (
     attribute_rows,
@@ -319,6 +319,4 @@ def readme_block(done: Mapping[str, Any]) -> str:
 
 def update_readme(done: Mapping[str, Any], path: Optional[Path] = None) -> Path:
     """Rewrite the README's ``why-summary`` block with :func:`readme_block`."""
-    path = Path(path) if path is not None else repo_root() / "README.md"
-    atomic_write_text(path, replace_block(path.read_text(), README_BLOCK, readme_block(done)))
-    return path
+    return write_block(README_BLOCK, readme_block(done), path)
