@@ -22,6 +22,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+def disk_bytes(folder: Path) -> int:
+    """Bytes ``folder`` occupies on disk (allocated blocks, as ``du`` counts them; every hard-linked
+    file once; symbolic links not followed)."""
+    seen, total = set(), 0
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            st = os.lstat(os.path.join(root, name))
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_blocks * 512
+    return total
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--name", required=True, help="what the README calls it, e.g. 'make demo'")
@@ -46,6 +59,9 @@ def main(argv=None) -> int:
              "wall_seconds": round(wall, 1), "cpu_kind": cpu_kind(),
              "load_average_1min_before": round(load_before, 2), "commit": git_commit(a.cwd),
              "metadata": run_metadata()}
+    venv = Path(a.cwd) / ".venv"
+    if venv.is_dir():                     # the environment the command built or used, after it
+        entry["venv_bytes"] = disk_bytes(venv)
     data["entries"] = [e for e in data["entries"]
                        if not (e["name"] == a.name and e["cpu_kind"] == entry["cpu_kind"])] + [entry]
     atomic_write_json(path, data)

@@ -1,8 +1,11 @@
 """The README's result paragraphs are rendered from the committed result files, never typed."""
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -82,3 +85,37 @@ def test_short_hardware():
     rec = "cpu_capability=AVX512, cpu_count=2, cpu_name=AMD EPYC, cuda_available=False, processor=x86_64"
     assert rb.short_hardware(rec) == "AMD EPYC (2 cores, AVX512)"
     assert rb.short_hardware("something else") == "something else"
+
+
+def _entry(name: str, **extra) -> dict:
+    meta = {"date_utc": "2026-12-01T19:51:51+00:00", "hardware": {"cpu_count": 2, "cpu_name": "AMD EPYC"}}
+    return {"name": name, "wall_seconds": 368.8, "cpu_kind": "AuthenticAMD/AVX512", "commit": "1607b43abc",
+            "note": "fresh git clone", "metadata": meta, **extra}
+
+
+def test_timings_block_gives_the_venv_size_only_where_it_was_measured(tmp_path):
+    ct = tmp_path / "command_times.json"
+    ct.write_text(json.dumps({"entries": [_entry("make test (fresh clone)", venv_bytes=6_746_533_888),
+                                          _entry("make demo")]}))
+    block = rb.timings_block(tmp_path, ct, tmp_path / "absent.json")
+    assert "- `make test (fresh clone)`: 6 min 9 s on a 2-core AMD EPYC (AuthenticAMD/AVX512), 2026-12-01, " \
+           "commit 1607b43; fresh git clone; `.venv` 6.7 GB on disk afterwards." in block
+    assert "- `make demo`: 6 min 9 s on a 2-core AMD EPYC (AuthenticAMD/AVX512), 2026-12-01, commit 1607b43; " \
+           "fresh git clone." in block
+
+
+def test_command_times_counts_disk_use_as_du_does(tmp_path):
+    """benchmarks/command_times.py's venv size against GNU du on a folder with a hard link."""
+    if shutil.which("du") is None:
+        pytest.skip("no du on this machine")
+    spec = importlib.util.spec_from_file_location("command_times", ROOT / "benchmarks" / "command_times.py")
+    ct = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ct)
+    d = tmp_path / "v"
+    (d / "lib").mkdir(parents=True)
+    (d / "lib" / "a.bin").write_bytes(b"x" * 100_000)
+    (d / "lib" / "small").write_text("y")
+    (d / "b.bin").hardlink_to(d / "lib" / "a.bin")          # counted once, as du does
+    out = subprocess.run(["du", "-s", "-B1", str(d)], capture_output=True, text=True, check=True).stdout
+    du_bytes = int(out.split()[0]) - os.lstat(d).st_blocks * 512   # du also counts the folder itself
+    assert ct.disk_bytes(d) == du_bytes

@@ -26,6 +26,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
+from ..registry import MODEL_LABELS
+from ..train.fastpath import CPU_COMPILE, compile_break_even_steps
 from ..utils import atomic_write_text, repo_root
 from .beyond_render import answers
 
@@ -261,6 +263,12 @@ def _minutes(seconds: float) -> str:
     return f"{m} min {s} s" if m else f"{s} s"
 
 
+def _venv_size(entry: Mapping[str, Any]) -> str:
+    """``"; .venv 6.7 GB on disk afterwards"`` when the record measured the environment, else ``""``."""
+    b = entry.get("venv_bytes")
+    return f"; `.venv` {b / 1e9:.1f} GB on disk afterwards" if b else ""
+
+
 def timings_block(figures_dir: Path = FIGURES, command_times: Path = COMMAND_TIMES,
                   notebook_times: Path = NOTEBOOK_TIMES) -> str:
     """How long the two set-up commands took, each with its CPU, date and commit
@@ -273,7 +281,7 @@ def timings_block(figures_dir: Path = FIGURES, command_times: Path = COMMAND_TIM
             hw = e["metadata"]["hardware"]
             lines.append(f"- `{name}`: {_minutes(e['wall_seconds'])} on a {hw.get('cpu_count')}-core "
                          f"{hw.get('cpu_name')} ({e['cpu_kind']}), {e['metadata']['date_utc'][:10]}, commit "
-                         f"{e['commit'][:7]}; {e['note']}.")
+                         f"{e['commit'][:7]}; {e['note']}{_venv_size(e)}.")
     nb = json.loads(Path(notebook_times).read_text()) if Path(notebook_times).is_file() else {}
     main = nb.get("notebooks", {}).get("04_wae_resnet", {}).get("default")
     if main:
@@ -291,6 +299,25 @@ BENCH = repo_root() / "results" / "bench"
 def _machine(meta: Mapping[str, Any]) -> str:
     hw = meta.get("hardware", {})
     return f"{hw.get('cpu_count', '?')}-core {hw.get('cpu_name', '?')}, {str(meta.get('date_utc', '?'))[:10]}"
+
+
+def _compile_sentence(path: Path) -> Optional[str]:
+    """Where ``torch.compile`` pays on the measured CPU kind and after how many steps, by the
+    trainer's own rule (:func:`waelib.train.fastpath.compile_break_even_steps`)."""
+    if not path.is_file():
+        return None
+    d = json.loads(path.read_text())
+    kind = d["device"]["cpu_kind"]
+    found = []
+    for model, size, threads in sorted(CPU_COMPILE.get(kind, {}), key=lambda k: (k[1], k[2], k[0])):
+        n = compile_break_even_steps(model, size, kind, threads=threads)
+        if n is not None:
+            found.append(f"{MODEL_LABELS.get(model, model)} at {size} px with {threads} thread{'s' * (threads > 1)} "
+                         f"(from {n:,} steps)")
+    where = (", ".join(found[:-1]) + " and " + found[-1]) if len(found) > 1 else (found[0] if found else "no model")
+    return (f"`torch.compile` pays for its cold compile, and the trainer turns it on, only for {where} "
+            f"(of {len(CPU_COMPILE.get(kind, {}))} measured model × size × thread settings; "
+            f"`results/bench/cpu_compile.json`, {_machine(d['metadata'])})")
 
 
 def bench_block(figures_dir: Path = FIGURES, bench: Path = BENCH) -> str:
@@ -323,6 +350,9 @@ def bench_block(figures_dir: Path = FIGURES, bench: Path = BENCH) -> str:
         parts.append(f"waelib's WAE-MMD step is {r['median']:.2f}x as fast as pythae's on the same network and "
                      f"data (median of {r['n']} rounds, range {r['min']:.2f}–{r['max']:.2f}; "
                      f"`results/bench/pythae_wae_mmd.json`, {_machine(d['metadata'])})")
+    compile_note = _compile_sentence(bench / "cpu_compile.json")
+    if compile_note:
+        parts.append(compile_note)
     plan = bench / "thesis_plan.json"
     if plan.is_file():
         d = json.loads(plan.read_text())

@@ -40,7 +40,8 @@ from .autotune import choose
 from .runtime import compiler_available
 
 __all__ = ["CPU_DEFAULTS", "CPU_DEFAULTS_1THREAD", "CPU_COMPILE", "CPU_FALLBACK", "CPU_TABLE_SOURCE",
-           "cpu_kind", "cpu_choice", "compile_pays", "compile_options", "compiler_available"]
+           "cpu_kind", "cpu_choice", "compile_pays", "compile_break_even_steps", "compile_options",
+           "compiler_available"]
 
 #: Where the table below comes from (``make bench``).
 CPU_TABLE_SOURCE = "results/bench/cpu_suite.json"
@@ -108,26 +109,26 @@ CPU_TABLE_1THREAD_SOURCE = "results/bench/cpu_candidates_1thread_{32,64}px.json"
 #: (:data:`CPU_COMPILE_SOURCE`; tests/core/test_autotune.py checks the two agree).
 CPU_COMPILE: Dict[str, Dict[Tuple[str, int, int], Dict[str, float]]] = {
     "AuthenticAMD/AVX512": {
-        ("vae", 32, 1): dict(speedup=0.79, cold_seconds=25.7, warm_seconds=1.9, seconds_per_step=0.0244),
-        ("vae", 32, 2): dict(speedup=1.32, cold_seconds=25.7, warm_seconds=1.9, seconds_per_step=0.0255),
-        ("vae_resnet", 32, 1): dict(speedup=0.82, cold_seconds=57.3, warm_seconds=3.4, seconds_per_step=0.0744),
-        ("vae_resnet", 32, 2): dict(speedup=0.92, cold_seconds=57.3, warm_seconds=3.4, seconds_per_step=0.0672),
-        ("wae_gan", 32, 1): dict(speedup=1.04, cold_seconds=18.7, warm_seconds=1.6, seconds_per_step=0.0566),
-        ("wae_gan", 32, 2): dict(speedup=1.00, cold_seconds=18.7, warm_seconds=1.6, seconds_per_step=0.0359),
-        ("wae_mmd", 32, 1): dict(speedup=1.11, cold_seconds=18.7, warm_seconds=1.5, seconds_per_step=0.0623),
-        ("wae_mmd", 32, 2): dict(speedup=1.03, cold_seconds=18.7, warm_seconds=1.5, seconds_per_step=0.0343),
-        ("wae_resnet", 32, 1): dict(speedup=0.92, cold_seconds=54.1, warm_seconds=3.2, seconds_per_step=0.0907),
-        ("wae_resnet", 32, 2): dict(speedup=0.95, cold_seconds=54.1, warm_seconds=3.2, seconds_per_step=0.0628),
-        ("vae", 64, 1): dict(speedup=1.03, cold_seconds=23.9, warm_seconds=1.6, seconds_per_step=0.0972),
-        ("vae", 64, 2): dict(speedup=1.03, cold_seconds=23.9, warm_seconds=1.6, seconds_per_step=0.0604),
-        ("vae_resnet", 64, 1): dict(speedup=0.76, cold_seconds=60.0, warm_seconds=3.7, seconds_per_step=0.2546),
-        ("vae_resnet", 64, 2): dict(speedup=0.85, cold_seconds=60.0, warm_seconds=3.7, seconds_per_step=0.1754),
-        ("wae_gan", 64, 1): dict(speedup=1.05, cold_seconds=20.3, warm_seconds=1.6, seconds_per_step=0.1736),
-        ("wae_gan", 64, 2): dict(speedup=1.02, cold_seconds=20.3, warm_seconds=1.6, seconds_per_step=0.0970),
-        ("wae_mmd", 64, 1): dict(speedup=1.01, cold_seconds=20.6, warm_seconds=1.6, seconds_per_step=0.1783),
-        ("wae_mmd", 64, 2): dict(speedup=1.04, cold_seconds=20.6, warm_seconds=1.6, seconds_per_step=0.0891),
-        ("wae_resnet", 64, 1): dict(speedup=0.86, cold_seconds=58.4, warm_seconds=3.5, seconds_per_step=0.2964),
-        ("wae_resnet", 64, 2): dict(speedup=0.89, cold_seconds=58.4, warm_seconds=3.5, seconds_per_step=0.1872),
+        ("vae", 32, 1): dict(speedup=0.791, cold_seconds=25.7, warm_seconds=1.9, seconds_per_step=0.0244),
+        ("vae", 32, 2): dict(speedup=1.318, cold_seconds=25.7, warm_seconds=1.9, seconds_per_step=0.0255),
+        ("vae_resnet", 32, 1): dict(speedup=0.816, cold_seconds=57.3, warm_seconds=3.4, seconds_per_step=0.0744),
+        ("vae_resnet", 32, 2): dict(speedup=0.919, cold_seconds=57.3, warm_seconds=3.4, seconds_per_step=0.0672),
+        ("wae_gan", 32, 1): dict(speedup=1.043, cold_seconds=18.7, warm_seconds=1.6, seconds_per_step=0.0566),
+        ("wae_gan", 32, 2): dict(speedup=1.001, cold_seconds=18.7, warm_seconds=1.6, seconds_per_step=0.0359),
+        ("wae_mmd", 32, 1): dict(speedup=1.111, cold_seconds=18.7, warm_seconds=1.5, seconds_per_step=0.0623),
+        ("wae_mmd", 32, 2): dict(speedup=1.033, cold_seconds=18.7, warm_seconds=1.5, seconds_per_step=0.0343),
+        ("wae_resnet", 32, 1): dict(speedup=0.916, cold_seconds=54.1, warm_seconds=3.2, seconds_per_step=0.0907),
+        ("wae_resnet", 32, 2): dict(speedup=0.952, cold_seconds=54.1, warm_seconds=3.2, seconds_per_step=0.0628),
+        ("vae", 64, 1): dict(speedup=1.033, cold_seconds=23.9, warm_seconds=1.6, seconds_per_step=0.0972),
+        ("vae", 64, 2): dict(speedup=1.027, cold_seconds=23.9, warm_seconds=1.6, seconds_per_step=0.0604),
+        ("vae_resnet", 64, 1): dict(speedup=0.756, cold_seconds=60.0, warm_seconds=3.7, seconds_per_step=0.2546),
+        ("vae_resnet", 64, 2): dict(speedup=0.845, cold_seconds=60.0, warm_seconds=3.7, seconds_per_step=0.1754),
+        ("wae_gan", 64, 1): dict(speedup=1.048, cold_seconds=20.3, warm_seconds=1.6, seconds_per_step=0.1736),
+        ("wae_gan", 64, 2): dict(speedup=1.024, cold_seconds=20.3, warm_seconds=1.6, seconds_per_step=0.0970),
+        ("wae_mmd", 64, 1): dict(speedup=1.011, cold_seconds=20.6, warm_seconds=1.6, seconds_per_step=0.1783),
+        ("wae_mmd", 64, 2): dict(speedup=1.036, cold_seconds=20.6, warm_seconds=1.6, seconds_per_step=0.0891),
+        ("wae_resnet", 64, 1): dict(speedup=0.863, cold_seconds=58.4, warm_seconds=3.5, seconds_per_step=0.2964),
+        ("wae_resnet", 64, 2): dict(speedup=0.888, cold_seconds=58.4, warm_seconds=3.5, seconds_per_step=0.1872),
     },
 }
 CPU_COMPILE_SOURCE = "results/bench/cpu_compile.json"
@@ -228,6 +229,21 @@ def compile_pays(model: str, image_size: int, kind: str, *, batch_size: int = 64
     return {"pays": bool(pays), "speedup": round(speedup, 3), "cold_compile_seconds": round(cold, 1),
             "projected_eager_seconds": round(eager, 1), "projected_saving_seconds": round(saved, 1),
             "source": source}
+
+
+def compile_break_even_steps(model: str, image_size: int, kind: str, *, threads: int = 2,
+                             batch_size: int = 64) -> Optional[int]:
+    """The fewest projected steps for which :func:`compile_pays` turns ``torch.compile`` on, from
+    :data:`CPU_COMPILE` alone (the committed measurements, not this machine's autotuner): the
+    smallest ``n`` with ``n * seconds_per_step * (1 - 1/speedup) > COMPILE_MARGIN * cold_seconds``.
+    None when nothing is measured for ``kind`` at ``threads`` or when the step is never fast enough
+    (``speedup < COMPILE_MIN_SPEEDUP``): compile never pays there."""
+    e = CPU_COMPILE.get(kind, {}).get((model, image_size, threads))
+    if e is None or float(e["speedup"]) < COMPILE_MIN_SPEEDUP:
+        return None
+    per_step = float(e["seconds_per_step"]) * batch_size / 64
+    saved_per_step = per_step * (1.0 - 1.0 / float(e["speedup"]))
+    return int(math.floor(COMPILE_MARGIN * float(e["cold_seconds"]) / saved_per_step)) + 1
 
 
 def step_seconds(model: str, image_size: int, kind: Optional[str] = None) -> float:
