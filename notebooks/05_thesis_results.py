@@ -549,13 +549,10 @@ if why_done:
 
 # %%
 if why_done:
-    attr_rows = show.lookup("figures/why_attributes.json", "rows")
-    cols = show.lookup("figures/why_attributes.json", "columns")
-    fig = why_render.attributes_figure([dict(zip(cols, r)) for r in attr_rows])
+    fig = why_render.attributes_figure(show.records("figures/why_attributes.json"))
     figures.save_figure(fig, "nb05_why_attributes", params.figures_dir)
     plt.show()
-    code_cols = show.lookup("figures/why_codes.json", "columns")
-    code = [dict(zip(code_cols, r)) for r in show.lookup("figures/why_codes.json", "rows")]
+    code = show.records("figures/why_codes.json")
     fig = why_render.blob_figure(why_plan.results_root("default"), why_params, code)
     if fig is not None:
         figures.save_figure(fig, "nb05_why_blob", params.figures_dir)

@@ -32,6 +32,15 @@ def test_lookup_by_field_path_index_and_row_selector(table_file):
     assert show.lookup(table_file, "rows[model=WAE,scale=second].fid") == 80.0
 
 
+def test_records_are_the_rows_by_column_name_in_order(table_file):
+    rows = show.records(table_file)
+    assert rows == [{"model": "WAE", "scale": "primary", "fid": 129.04},
+                    {"model": "WAE-ResNet", "scale": "primary", "fid": 189.5},
+                    {"model": "WAE", "scale": "second", "fid": 80.0}]
+    rows[0]["fid"] = 0.0                                   # a copy: the next call reads the file again
+    assert show.records(table_file)[0]["fid"] == 129.04
+
+
 def test_lookup_names_what_is_missing_or_ambiguous(table_file):
     with pytest.raises(KeyError, match="no 'desgn'"):
         show.lookup(table_file, "meta.desgn.steps")

@@ -13,6 +13,7 @@ value, text) in the output's metadata. The executed notebooks that are committed
 when a committed value changed without the notebook being run again.
 
 - :func:`lookup` / :func:`quote` -- a value of a committed JSON file by a small key path;
+- :func:`records` -- a figures table's rows as dicts (column name -> value), e.g. for a figure;
 - :func:`say` -- Markdown with ``{name}`` fields filled by quotes, displayed with provenance;
 - :func:`table` -- a table (dict rows, a figures table name, or Markdown) displayed as a table,
   not as raw Markdown text;
@@ -33,7 +34,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 from ..utils import display_path, repo_root
 from .figures import format_value, markdown_rows, markdown_table
 
-__all__ = ["Quote", "lookup", "quote", "say", "table", "run_times", "QUOTE_METADATA_KEY"]
+__all__ = ["Quote", "lookup", "records", "quote", "say", "table", "run_times", "QUOTE_METADATA_KEY"]
 
 #: Where :func:`say` records its quotes in an output's metadata.
 QUOTE_METADATA_KEY = "waelib_quotes"
@@ -106,6 +107,14 @@ def lookup(source: Union[str, Path], key: str, *, root: Optional[Path] = None) -
             raise KeyError(f"{source}: {len(hits)} rows of {name!r} match [{sel}] in {key!r}")
         value = hits[0]
     return value
+
+
+def records(source: Union[str, Path], *, root: Optional[Path] = None) -> List[Dict[str, Any]]:
+    """The rows of the table file ``source`` (``{"columns": [...], "rows": [[...], ...]}``, as the
+    figures helper writes it; relative to the repository unless absolute), each as a dict from
+    column name to value, in the file's order."""
+    path = Path(source) if Path(source).is_absolute() else Path(root or repo_root()) / source
+    return [dict(r) for r in _rows_as_dicts(json.loads(path.read_text()), "rows")]
 
 
 #: How a missing value (None: e.g. an interval over fewer than two seeds) reads in prose.
