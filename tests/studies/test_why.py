@@ -377,11 +377,20 @@ def test_smoke_render_writes_the_tables_and_figures(smoke):
     trend = {r["metric"]: r for r in tables["why_trend"]}["sample_fcd"]
     assert f"over {trend['n_seeds']} paired seeds" in block and f"sample FCD: **{trend['outcome']}**" in block
     assert "**The capacity:** with its encoder widened" in block and "**What the codes lose:**" in block
+    assert "the background's hue comes back off by a median" in block and "MMD to the prior" in block
     assert "9 of 9 runs (0 diverged)" in block and "Interim" not in block
     readme = out / "README.md"
     readme.write_text("a\n<!-- why-summary:start -->\nold\n<!-- why-summary:end -->\nb\n")
     why_render.update_readme(done, readme)
     assert why_render.readme_block(done) in readme.read_text() and "old" not in readme.read_text()
+
+
+def test_readme_intervals_read_as_mean_and_bounds_with_units():
+    row = {"hue": 47.4, "hue_ci": 7.6, "share": 0.16, "share_ci": 0.33, "n_seeds": 2}
+    assert why_render._ci(row, "hue", 0, "°") == "47° (40° to 55°)"
+    assert why_render._ci(row, "share", 2) == "0.16 (−0.17 to 0.49)"       # the t-interval, not clipped
+    assert why_render._ci({"share": 0.07, "share_ci": None, "n_seeds": 1}, "share", 2) == "0.07 (1 seed)"
+    assert why_render._ci({"share": None, "n_seeds": 0}, "share", 2) == "n/a"
 
 
 @pytest.mark.skipif(not (ROOT / "results" / "why").is_dir(), reason="no committed results of issue 20 yet")

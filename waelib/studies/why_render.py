@@ -260,12 +260,57 @@ def _lost(attrs: Sequence[Mapping[str, Any]], arm: str, k: int = 2) -> str:
     return ", ".join(f"{r['attribute']} ({r['recon_accuracy']:.2f} vs {r['original_accuracy']:.2f})" for r in rows[:k])
 
 
+def _ci(row: Mapping[str, Any], metric: str, digits: int, unit: str = "") -> str:
+    """``0.829 (0.797 to 0.861)``: the mean over seeds and its 95 % t-interval (``metric_ci`` is
+    the half-width), or ``0.857 (1 seed)``; ``unit`` follows every number, "−" is the minus sign."""
+    mean, half = row[metric], row.get(f"{metric}_ci")
+
+    def num(x: float) -> str:
+        return f"{x:.{digits}f}{unit}".replace("-", "−")
+
+    if mean is None:
+        return "n/a"
+    if half is None:
+        return f"{num(mean)} ({row['n_seeds']} seed{'s' * (row['n_seeds'] != 1)})"
+    return f"{num(mean)} ({num(mean - half)} to {num(mean + half)})"
+
+
+def _codes_sentence(t: Mapping[str, Any], primary: Mapping[str, Mapping[str, Any]],
+                    last: Mapping[str, Mapping[str, Any]]) -> str:
+    """The README's third sentence: at the primary budget, the mean attribute accuracy of each
+    WAE's reconstructions against the classifier's ceiling, the attributes the GAN-penalty WAEs
+    lose most, teeth on faces without them, the background hue error (also at the longest budget),
+    and how far the codes lie
+    from the prior (MMD) and how well the discriminator still tells them apart."""
+    have = [a for a in ("wae_gan", "wae_resnet", "wae_mmd") if a in primary and primary[a]["attr_acc"] is not None]
+    if not (have and t["why_attributes"]):
+        return "**What the codes lose:** no code analysis yet."
+    steps = primary[have[0]]["steps"]
+    ceiling = np.mean([r["original_accuracy"] for r in t["why_attributes"] if r["arm"] == have[0]])
+    accs = ", ".join(f"{ARMS[a].label} {_ci(primary[a], 'attr_acc', 3)}" for a in have)
+    lost = "; ".join(f"{ARMS[a].label}: {_lost(t['why_attributes'], a)}" for a in have if a != "wae_mmd")
+    hue = ", ".join(f"{ARMS[a].label} {_ci(primary[a], 'bg_hue_err', 0, '°')}" for a in have)
+    gan = [a for a in ("wae_gan", "wae_resnet") if a in have]
+    later = [a for a in gan if a in last and last[a]["steps"] > steps and last[a]["bg_hue_err"] is not None]
+    hue_later = (f" (at {last[later[0]]['steps']:,} steps: " + ", ".join(
+        f"{ARMS[a].label} {_ci(last[a], 'bg_hue_err', 0, '°')}" for a in later) + ")") if later else ""
+    teeth = ", ".join(f"{ARMS[a].label} {_ci(primary[a], 'teeth_fp', 2)}" for a in have
+                      if primary[a]["teeth_fp"] is not None)
+    mmd = ", ".join(f"{ARMS[a].label} {_ci(primary[a], 'mmd', 2)}" for a in have if primary[a]["mmd"] is not None)
+    disc = ", ".join(f"{ARMS[a].label} {_ci(primary[a], 'disc_acc', 2)}" for a in gan
+                     if primary[a]["disc_acc"] is not None)
+    return (f"**What the codes lose:** at {steps:,} steps the classifier reads the true attributes from the "
+            f"reconstructions with mean accuracy {accs} (originals: {ceiling:.3f}); the attributes lost most are "
+            f"{lost}; teeth (the white blob) appear on this share of the faces without them: {teeth}; the "
+            f"background's hue comes back off by a median {hue}{hue_later}; the codes' MMD to the prior "
+            f"is {mmd}, and the discriminator tells codes from prior draws with accuracy {disc} (0.5: it cannot).")
+
+
 def readme_block(done: Mapping[str, Any]) -> str:
     """The README's summary of the study from :func:`render`'s output (rendered, never typed):
     the budget (the gap's interval at the primary and the longest budget, its slope per doubling
     and the pre-registered outcome), the capacity control (the wide encoder's gap and outcome) and
-    what the codes lose (mean attribute accuracy against the classifier's ceiling, the attributes
-    lost most, teeth where there are none), then the runs, their machines and wall time."""
+    what the codes lose (:func:`_codes_sentence`), then the runs, their machines and wall time."""
     t, prov = done["tables"], done["provenance"]
     trend = {r["metric"]: r for r in t["why_trend"]}
     cap = {r["metric"]: r for r in t["why_capacity"]}
@@ -274,8 +319,8 @@ def readme_block(done: Mapping[str, Any]) -> str:
     if "sample_fcd" in trend:
         r = trend["sample_fcd"]
         lines.append(f"**The budget:** over {r['n_seeds']} paired seeds, WAE-ResNet − WAE in sample FCD is "
-                     f"{_gap(r, 'gap_primary')} at {prov['settings']['primary']} steps and {_gap(r, 'gap_last')} at "
-                     f"{r['last_steps']} steps, changing by {_gap(r, 'slope_per_doubling')} "
+                     f"{_gap(r, 'gap_primary')} at {prov['settings']['primary']:,} steps and {_gap(r, 'gap_last')} at "
+                     f"{r['last_steps']:,} steps, changing by {_gap(r, 'slope_per_doubling')} "
                      f"per doubling of the steps ({_outcomes(t['why_trend'])}).")
     else:
         lines.append("**The budget:** no seed has all its stages yet.")
@@ -285,35 +330,24 @@ def readme_block(done: Mapping[str, Any]) -> str:
         plain = interval(r["gap_resnet_wae"], r["gap_ci_lo"], r["gap_ci_hi"])
         lines.append(f"**The capacity:** with its encoder widened to the DCGAN encoder's parameter count, "
                      f"WAE-ResNet − WAE in sample FCD is {wide} "
-                     f"at {r['steps']} steps, against {plain} with the plain "
+                     f"at {r['steps']:,} steps, against {plain} with the plain "
                      f"encoder ({_outcomes(t['why_capacity'])}).")
     else:
         lines.append("**The capacity:** the control has no runs yet.")
-    have = [a for a in ("wae_gan", "wae_resnet", "wae_mmd") if a in codes and codes[a]["attr_acc"] is not None]
-    if have and t["why_attributes"]:
-        ceiling = np.mean([r["original_accuracy"] for r in t["why_attributes"] if r["arm"] == have[0]])
-        accs = ", ".join(f"{ARMS[a].label} {codes[a]['attr_acc']:.3f}"
-                         + ("" if codes[a]["attr_acc_ci"] is None else f" ± {codes[a]['attr_acc_ci']:.3f}")
-                         for a in have)
-        teeth = ", ".join(f"{ARMS[a].label} {codes[a]['teeth_fp']:.2f}" for a in have
-                          if codes[a]["teeth_fp"] is not None)
-        lost = "; ".join(f"{ARMS[a].label}: {_lost(t['why_attributes'], a)}" for a in have[:2])
-        lines.append(f"**What the codes lose:** the classifier reads the true attributes from the reconstructions "
-                     f"with mean accuracy {accs} (originals: {ceiling:.3f}); lost most, {lost}; teeth appear on this "
-                     f"share of the faces without them: {teeth}.")
-    else:
-        lines.append("**What the codes lose:** no code analysis yet.")
+    longest = {r["arm"]: r for r in sorted(t["why_codes"], key=lambda r: r["steps"])}   # each arm's last stage
+    lines.append(_codes_sentence(t, codes, longest))
     busy = prov.get("busy_wall_seconds")
     hours = (busy if busy is not None else prov["train_seconds_total"] + prov["eval_seconds_total"]) / 3600
     machines = ", ".join(sorted({short_hardware(h) for h in prov["hardware"]}))
-    when = (f"one run at a time on {machines}, {prov['first_run_utc'][:16]} to {prov['last_run_utc'][:16]} UTC"
-            if prov["n_runs"] and prov["first_run_utc"] else "no runs yet")
+    when = (f"one run at a time on {machines}; the runs finished between {prov['first_run_utc'][:16]} and "
+            f"{prov['last_run_utc'][:16]} UTC" if prov["n_runs"] and prov["first_run_utc"] else "no runs yet")
     planned = len(plan(prov["profile"]))
     if prov["n_runs"] < planned:
         lines.insert(0, f"**Interim: {prov['n_runs']} of the {planned} planned runs.** The pre-registered "
                         "outcomes need every seed; until then the lines below describe the runs so far.")
     lines += ["", f"{prov['n_runs']} of {planned} runs ({prov['n_diverged']} diverged), {hours:.1f} h of wall time for "
-                  f"training and evaluation {when}; rendered from `{prov['results']}` by `make why-render`."]
+                  f"training and evaluation {when}; intervals are 95 % t-intervals over seeds; rendered from "
+                  f"`{prov['results']}` by `make why-render`."]
     return "\n".join(lines)
 
 
