@@ -569,10 +569,11 @@ if why_done:
 # %%
 if why_done:
     CODES = "figures/why_codes.json"
-
-    def code_q(arm: str, steps: int, metric: str, fmt: str = "{:.2f}"):
-        return show.quote(CODES, f"rows[arm={arm},steps={steps}].{metric}", fmt)
-
+    arms = ("wae_gan", "wae_resnet", "wae_mmd")
+    hue = {(a, b): show.quote(CODES, f"rows[arm={a},steps={b}].bg_hue_err", "{:.0f}")
+           for a, b in [(a, 2000) for a in arms] + [("wae_gan", 8000), ("wae_resnet", 8000)]}
+    mmd = {a: show.quote(CODES, f"rows[arm={a},steps=2000].mmd", "{:.2f}") for a in arms}
+    disc = {a: show.quote(CODES, f"rows[arm={a},steps=2000].disc_acc", "{:.2f}") for a in arms[:2]}
     show.say(
         "**What the codes show.** At 2,000 steps the background's hue comes back off by a median of {h_gan}° "
         "(WAE) and {h_res}° (WAE-ResNet), against {h_mmd}° for WAE-MMD, which has WAE's networks and the MMD "
@@ -580,13 +581,10 @@ if why_done:
         "{h_res8}°. The codes' MMD to the prior is {m_gan} (WAE), {m_res} (WAE-ResNet) and {m_mmd} (WAE-MMD), "
         "and the discriminator tells the codes from prior draws with accuracy {d_gan} (WAE) and {d_res} "
         "(WAE-ResNet). Means over seeds; the intervals are in the table's files.",
-        h_gan=code_q("wae_gan", 2000, "bg_hue_err", "{:.0f}"), h_res=code_q("wae_resnet", 2000, "bg_hue_err", "{:.0f}"),
-        h_mmd=code_q("wae_mmd", 2000, "bg_hue_err", "{:.0f}"),
-        h_gan8=code_q("wae_gan", 8000, "bg_hue_err", "{:.0f}"),
-        h_res8=code_q("wae_resnet", 8000, "bg_hue_err", "{:.0f}"),
-        m_gan=code_q("wae_gan", 2000, "mmd"), m_res=code_q("wae_resnet", 2000, "mmd"),
-        m_mmd=code_q("wae_mmd", 2000, "mmd"),
-        d_gan=code_q("wae_gan", 2000, "disc_acc"), d_res=code_q("wae_resnet", 2000, "disc_acc"))
+        h_gan=hue["wae_gan", 2000], h_res=hue["wae_resnet", 2000], h_mmd=hue["wae_mmd", 2000],
+        h_gan8=hue["wae_gan", 8000], h_res8=hue["wae_resnet", 8000],
+        m_gan=mmd["wae_gan"], m_res=mmd["wae_resnet"], m_mmd=mmd["wae_mmd"],
+        d_gan=disc["wae_gan"], d_res=disc["wae_resnet"])
 
 # %% [markdown]
 # ## Summary

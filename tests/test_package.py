@@ -33,10 +33,11 @@ def test_no_module_is_much_over_600_lines():
 
 def test_readme_tells_a_newcomer_what_issue_11_found_missing():
     """Issue #11 item 15: a rerun reuses runs/<profile> and retrain trains again; data_root is the
-    folder that contains celeba/; .venv is about 6 GB; the TensorBoard command."""
+    folder that contains celeba/; how large .venv is (measured, in the timings block); the TensorBoard
+    command."""
     readme = (ROOT / "README.md").read_text()
     for needle in ("runs/<profile>/<model>", "-p retrain True", "*contains* `celeba/`",
-                   "about 6 GB", "tensorboard --logdir"):
+                   "the size `.venv` then takes on disk", "tensorboard --logdir"):
         assert needle in readme, needle
 
 
