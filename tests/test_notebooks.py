@@ -18,6 +18,7 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Optional
 
 import jupytext
 import nbformat
@@ -237,8 +238,20 @@ def _ensure_prerequisites(out_dir: Path, tmp_path: Path) -> None:
                      {"profile": "smoke", "figures_dir": str(tmp_path / "prefigs"), "out_dir": str(out_dir)})
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=NB_IDS)
+#: The smoke runs of the notebooks that share no runs live in tests/test_notebooks_smoke.py: a file
+#: of its own, so that pytest-xdist (``--dist loadfile``) can put them on the other worker.
+SHARED_PATHS = [p for p in NOTEBOOKS if p.stem in SHARED_RUNS]
+INDEPENDENT_PATHS = [p for p in NOTEBOOKS if p.stem not in SHARED_RUNS]
+
+
+@pytest.mark.parametrize("path", SHARED_PATHS, ids=[p.stem for p in SHARED_PATHS])
 def test_notebook_runs_with_smoke_profile(path, tmp_path, shared_runs):
+    smoke_run(path, tmp_path, shared_runs)
+
+
+def smoke_run(path: Path, tmp_path: Path, shared_runs: Optional[Path]) -> None:
+    """Run notebook ``path`` on the smoke profile and check the files it must write; the notebooks of
+    :data:`SHARED_RUNS` write into (and read from) ``shared_runs``."""
     name = path.stem
     assert name in EXPECTED_OUTPUTS, (f"{name}.ipynb has no entry in EXPECTED_OUTPUTS of "
                                       "tests/test_notebooks.py: list the files its smoke run writes")
