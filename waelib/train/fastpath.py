@@ -225,7 +225,8 @@ def compile_pays(model: str, image_size: int, kind: str, *, batch_size: int = 64
         source = f"{CPU_COMPILE_SOURCE} ({model} @ {size} px, {counts[0]} thread(s))"
     eager = projected_steps * per_step
     saved = eager * (1.0 - 1.0 / speedup)
-    pays = speedup >= COMPILE_MIN_SPEEDUP and saved > COMPILE_MARGIN * cold
+    break_even = _break_even(speedup, cold, per_step)
+    pays = break_even is not None and projected_steps >= break_even
     return {"pays": bool(pays), "speedup": round(speedup, 3), "cold_compile_seconds": round(cold, 1),
             "projected_eager_seconds": round(eager, 1), "projected_saving_seconds": round(saved, 1),
             "source": source}
@@ -239,11 +240,18 @@ def compile_break_even_steps(model: str, image_size: int, kind: str, *, threads:
     None when nothing is measured for ``kind`` at ``threads`` or when the step is never fast enough
     (``speedup < COMPILE_MIN_SPEEDUP``): compile never pays there."""
     e = CPU_COMPILE.get(kind, {}).get((model, image_size, threads))
-    if e is None or float(e["speedup"]) < COMPILE_MIN_SPEEDUP:
+    if e is None:
         return None
-    per_step = float(e["seconds_per_step"]) * batch_size / 64
-    saved_per_step = per_step * (1.0 - 1.0 / float(e["speedup"]))
-    return int(math.floor(COMPILE_MARGIN * float(e["cold_seconds"]) / saved_per_step)) + 1
+    return _break_even(float(e["speedup"]), float(e["cold_seconds"]), float(e["seconds_per_step"]) * batch_size / 64)
+
+
+def _break_even(speedup: float, cold: float, per_step: float) -> Optional[int]:
+    """The rule of :func:`compile_pays` in one place: the smallest whole number of steps ``n`` with
+    ``n * per_step * (1 - 1/speedup) > COMPILE_MARGIN * cold``, or None below
+    ``COMPILE_MIN_SPEEDUP`` (never)."""
+    if speedup < COMPILE_MIN_SPEEDUP:
+        return None
+    return int(math.floor(COMPILE_MARGIN * cold / (per_step * (1.0 - 1.0 / speedup)))) + 1
 
 
 def step_seconds(model: str, image_size: int, kind: Optional[str] = None) -> float:
